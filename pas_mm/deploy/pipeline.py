@@ -1,0 +1,157 @@
+"""Config + checkpoint in, verified deploy config + checkpoint out."""
+import copy
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from ..models import MACsCounter, PaSModel
+from ..models.losses import format_macs
+from .export import build_deployed, export_deploy
+from .verify import count_params, max_abs_diff, measure_latency
+
+
+class DeployError(RuntimeError):
+    """The config or checkpoint cannot be deployed (message says why)."""
+
+
+def build_pas_model(cfg: Config) -> PaSModel:
+    """Build the PaSModel of a config, as the Runner would."""
+    if cfg.get('model', {}).get('type') != 'PaSModel':
+        raise DeployError(
+            f"config {cfg.filename} has no PaS model: expected model = "
+            f"dict(type='PaSModel', ...), got type="
+            f"{cfg.get('model', {}).get('type')!r}")
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    model_cfg = copy.deepcopy(cfg.model)
+    if cfg.get('data_preprocessor') is not None:
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    return MODELS.build(model_cfg)
+
+
+def load_gated_checkpoint(model: PaSModel, checkpoint: str) -> None:
+    """Load a search/fine-tune checkpoint; it must carry the gates."""
+    if not osp.isfile(checkpoint):
+        raise DeployError(f'checkpoint {checkpoint} does not exist')
+    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt)
+    gate_keys = [k for k in model.state_dict() if '.gate' in k]
+    missing = [k for k in gate_keys if k not in state]
+    if missing:
+        raise DeployError(
+            f'checkpoint {checkpoint} has no DBC gate weights (missing '
+            f'{len(missing)} keys such as {missing[0]!r}); deploy needs a '
+            'checkpoint saved by a PaS config (PaSModel + PaSSearchHook)')
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise DeployError(
+            f'checkpoint {checkpoint} does not match the config: missing '
+            f'{result.missing_keys[:5]}, unexpected '
+            f'{result.unexpected_keys[:5]}')
+
+
+def deploy(config: str,
+           checkpoint: str,
+           out_dir: str,
+           atol: float = 1e-4,
+           cfg_options: Optional[dict] = None,
+           latency_runs: int = 10) -> dict:
+    """Fuse, prune and verify; write deploy_config.py + deploy.pth.
+
+    Files are written to a temporary folder and moved to ``out_dir`` only
+    after the deployed model matched the gated one to ``atol``.
+
+    Returns:
+        dict: the report (MACs, params, latency before/after, max diff).
+    """
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    model = build_pas_model(cfg)
+    load_gated_checkpoint(model, checkpoint)
+    model.eval()
+    if not model.searched:
+        raise DeployError(
+            f'checkpoint {checkpoint} has not been searched: its gates were '
+            'never fixed (PaSSearchHook ends the search at search_epochs). '
+            'Deploy a checkpoint saved after the search ended.')
+    arch_cfg, state = export_deploy(model, cfg.model.architecture)
+    deployed = build_deployed(arch_cfg, state)
+
+    torch.manual_seed(0)
+    inputs = torch.randn(2, *model.input_shape)
+    with torch.no_grad():
+        diff = max_abs_diff(model.architecture(inputs, mode='tensor'),
+                            deployed(inputs, mode='tensor'))
+    if not diff <= atol:
+        raise DeployError(f'deployed model differs from the gated model: max '
+                          f'abs diff {diff:.3g} > {atol}; nothing written')
+
+    one = inputs[:1]
+    macs_deployed = MACsCounter.profile(
+        deployed, lambda: deployed(one, mode='tensor'))[0].full()
+    report = dict(
+        max_abs_diff=diff,
+        macs=dict(full=model.macs_full, searched=model.counter.kept_macs(),
+                  deployed=macs_deployed, target=model.macs_target),
+        params=dict(gated=count_params(model.architecture),
+                    deployed=count_params(deployed)),
+        latency_ms=dict(
+            gated=measure_latency(
+                lambda: model.architecture(one, mode='tensor'),
+                runs=latency_runs),
+            deployed=measure_latency(lambda: deployed(one, mode='tensor'),
+                                     runs=latency_runs)),
+        input_shape=list(model.input_shape))
+
+    out_dir = osp.abspath(out_dir)
+    parent = osp.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.deploy-', dir=parent)
+    try:
+        deploy_cfg = copy.deepcopy(cfg)
+        deploy_cfg.model = arch_cfg
+        deploy_cfg.load_from = osp.join(out_dir, 'deploy.pth')
+        deploy_cfg.custom_hooks = [
+            h for h in deploy_cfg.get('custom_hooks', [])
+            if h.get('type') != 'PaSSearchHook'
+        ]
+        deploy_cfg.dump(osp.join(tmp, 'deploy_config.py'))
+        torch.save(dict(state_dict=state, meta=dict(pas_report=report)),
+                   osp.join(tmp, 'deploy.pth'))
+        with open(osp.join(tmp, 'pas_subnet.json'), 'w') as f:
+            json.dump(model.subnet(), f, indent=1)
+        with open(osp.join(tmp, 'report.json'), 'w') as f:
+            json.dump(report, f, indent=1)
+        if osp.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return report
+
+
+def format_report(report: dict) -> str:
+    """The before/after table printed by tools/deploy_reparam.py."""
+    m, p, t = report['macs'], report['params'], report['latency_ms']
+    rows = [('', 'gated (train form)', 'deployed'),
+            ('MACs', f"{format_macs(m['full'])} (full), "
+             f"{format_macs(m['searched'])} kept", format_macs(m['deployed'])),
+            ('params', f"{p['gated'] / 1e6:.3f}M", f"{p['deployed'] / 1e6:.3f}M"),
+            ('CPU latency (bs 1)', f"{t['gated']:.2f} ms",
+             f"{t['deployed']:.2f} ms")]
+    width = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [' | '.join(c.ljust(w) for c, w in zip(r, width)) for r in rows]
+    lines.insert(1, '-+-'.join('-' * w for w in width))
+    lines.append(f"max abs diff deployed vs gated: {report['max_abs_diff']:.2e}"
+                 f" (input {report['input_shape']}); target "
+                 f"{format_macs(m['target'])}")
+    return '\n'.join(lines)

@@ -1,0 +1,105 @@
+"""PaSSearchHook: ends the search, logs MACs and widths, writes the subnet."""
+import json
+import os.path as osp
+from typing import Optional
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+from ..models import PaSModel
+
+
+@HOOKS.register_module()
+class PaSSearchHook(Hook):
+    """Runs the PaS search phase of a training run.
+
+    Searches (gates and MACs loss active) until ``search_epochs`` epochs or
+    ``search_iters`` iterations, then fixes the masks: the rest of the run
+    fine-tunes the pruned network. Every ``interval`` iterations it logs the
+    MACs, the target and the kept channels per gated layer. At the end of
+    the search and of training it writes the subnet JSON (widths and kept
+    channel indices keyed by module path) to ``work_dir``.
+
+    Args:
+        search_epochs (int, optional): epochs of search (0: start fixed).
+        search_iters (int, optional): iterations of search, for
+            iteration-based loops. Neither: search the whole run.
+        interval (int): logging interval in iterations.
+        subnet_file (str): file name of the subnet JSON in ``work_dir``.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self,
+                 search_epochs: Optional[int] = None,
+                 search_iters: Optional[int] = None,
+                 interval: int = 50,
+                 subnet_file: str = 'pas_subnet.json'):
+        if search_epochs is not None and search_iters is not None:
+            raise ValueError('PaSSearchHook: give search_epochs or '
+                             'search_iters, not both')
+        for name, v in (('search_epochs', search_epochs),
+                        ('search_iters', search_iters)):
+            if v is not None and v < 0:
+                raise ValueError(f'PaSSearchHook: {name}={v} must be >= 0')
+        self.search_epochs = search_epochs
+        self.search_iters = search_iters
+        self.interval = interval
+        self.subnet_file = subnet_file
+
+    @staticmethod
+    def pas_model(runner) -> PaSModel:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        if not isinstance(model, PaSModel):
+            raise TypeError(
+                'PaSSearchHook needs the model to be wrapped for search: '
+                "model = dict(type='PaSModel', architecture=..., "
+                f'macs_loss=...), got {type(model).__name__}')
+        return model
+
+    def before_train(self, runner) -> None:
+        model = self.pas_model(runner)
+        state = 'fixed (fine-tune)' if model.searched else 'searching'
+        runner.logger.info(
+            f'PaS: {len(model.gates())} gated layers, {state}; '
+            f'{model.macs_summary()}, reachable minimum '
+            f'{model.macs_min / model.macs_full:.1%} of full')
+
+    def before_train_epoch(self, runner) -> None:
+        if self.search_epochs is not None and \
+                runner.epoch >= self.search_epochs:
+            self._end_search(runner)
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if self.search_iters is not None and runner.iter >= self.search_iters:
+            self._end_search(runner)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if self.every_n_train_iters(runner, self.interval):
+            model = self.pas_model(runner)
+            kept = ', '.join(
+                f'{name.replace(".gate", "")} {g.num_kept()}/{g.num_channels}'
+                for name, g in model.gates().items())
+            runner.logger.info(f'PaS: {model.macs_summary()}; kept: {kept}')
+
+    def after_train(self, runner) -> None:
+        self._write_subnet(runner)
+
+    def _end_search(self, runner) -> None:
+        model = self.pas_model(runner)
+        if model.searched:
+            return
+        model.fix_gates()
+        runner.logger.info(f'PaS: search finished at epoch {runner.epoch}, '
+                           f'iter {runner.iter}; masks fixed, '
+                           f'{model.macs_summary()}')
+        self._write_subnet(runner)
+
+    def _write_subnet(self, runner) -> None:
+        path = osp.join(runner.work_dir, self.subnet_file)
+        with open(path, 'w') as f:
+            json.dump(self.pas_model(runner).subnet(), f, indent=1)
+        runner.logger.info(f'PaS: subnet written to {path}')

@@ -1,0 +1,6 @@
+from .gated_backbone import GatedBackboneMixin
+from .pas_repvgg import GatedRepVGGBlock, PaSRepVGG
+from .pas_resnet import GatedBasicBlock, GatedBottleneck, PaSResNet
+
+__all__ = ['GatedBackboneMixin', 'GatedRepVGGBlock', 'PaSRepVGG',
+           'GatedBasicBlock', 'GatedBottleneck', 'PaSResNet']

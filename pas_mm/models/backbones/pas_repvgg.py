@@ -1,0 +1,175 @@
+"""RepVGG with per-layer widths and a DBC gate after every block."""
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmengine.model import Sequential
+from mmengine.registry import MODELS
+from mmpretrain.models.backbones.base_backbone import BaseBackbone
+from mmpretrain.models.backbones.repvgg import RepVGG, RepVGGBlock
+from torch import nn
+
+from .gated_backbone import GatedBackboneMixin, gate_or_none, slice_channels
+
+
+class GatedRepVGGBlock(RepVGGBlock):
+    """RepVGGBlock followed by a :class:`DBCGate` on its output.
+
+    The gate sits after the sum of the 3x3, 1x1 and identity branches (and
+    the activation, which commutes with a 0/1 mask), so the block's output
+    width is free once the branches are fused into one 3x3 conv.
+    """
+
+    def __init__(self, *args, gate_cfg: Optional[dict] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gate = gate_or_none(self.out_channels, gate_cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        return out if self.gate is None else self.gate(out)
+
+
+@MODELS.register_module()
+class PaSRepVGG(GatedBackboneMixin, RepVGG):
+    """RepVGG backbone whose every block width is searchable.
+
+    Same arguments as mmpretrain's ``RepVGG`` (``arch`` string or dict,
+    without group convs or SE), plus:
+
+    Args:
+        widths (Sequence[int], optional): output channels of the stem and of
+            every block, ``1 + sum(num_blocks)`` numbers. Defaults to the
+            widths ``arch`` implies. Pruned deploy models set these.
+        gate_cfg (dict, optional): :class:`DBCGate` arguments; None builds
+            no gates (the deploy form).
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict],
+                 widths: Optional[Sequence[int]] = None,
+                 gate_cfg: Optional[dict] = dict(),
+                 in_channels: int = 3,
+                 base_channels: int = 64,
+                 out_indices: Sequence[int] = (3, ),
+                 strides: Sequence[int] = (2, 2, 2, 2),
+                 dilations: Sequence[int] = (1, 1, 1, 1),
+                 frozen_stages: int = -1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU'),
+                 with_cp: bool = False,
+                 deploy: bool = False,
+                 norm_eval: bool = False,
+                 init_cfg=[
+                     dict(type='Kaiming', layer=['Conv2d']),
+                     dict(type='Constant', val=1,
+                          layer=['_BatchNorm', 'GroupNorm'])
+                 ]):
+        BaseBackbone.__init__(self, init_cfg)
+        if isinstance(arch, str):
+            if arch not in RepVGG.arch_settings:
+                raise ValueError(f'PaSRepVGG: unknown arch {arch!r}, choose '
+                                 f'from {sorted(RepVGG.arch_settings)}')
+            arch = RepVGG.arch_settings[arch]
+        if arch.get('group_layer_map') or arch.get('se_cfg'):
+            raise NotImplementedError(
+                'PaSRepVGG does not prune group convs or SE layers; use an '
+                'arch without group_layer_map and se_cfg (A0-A2, B0-B3).')
+        num_blocks = list(arch['num_blocks'])
+        if not (len(num_blocks) == len(strides) == len(dilations)
+                and max(out_indices) < len(num_blocks)):
+            raise ValueError('PaSRepVGG: num_blocks, strides and dilations '
+                             'must have one entry per stage and out_indices '
+                             'must name existing stages')
+        arch = dict(arch, group_layer_map=None, se_cfg=None)
+        default = self.arch_widths(arch, base_channels)
+        widths = list(default if widths is None else widths)
+        if len(widths) != len(default) or min(widths) < 1:
+            raise ValueError(
+                f'PaSRepVGG: widths needs {len(default)} positive numbers '
+                f'(stem + {sum(num_blocks)} blocks), got {widths}')
+
+        self.arch = arch
+        self.widths = widths
+        self.gate_cfg = gate_cfg
+        self.base_channels = base_channels
+        self.in_channels = in_channels
+        self.out_indices = out_indices
+        self.strides = strides
+        self.dilations = dilations
+        self.deploy = deploy
+        self.frozen_stages = frozen_stages
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+        self.act_cfg = act_cfg
+        self.with_cp = with_cp
+        self.norm_eval = norm_eval
+        block_cfg = dict(with_cp=with_cp, conv_cfg=conv_cfg,
+                         norm_cfg=norm_cfg, act_cfg=act_cfg, deploy=deploy,
+                         gate_cfg=gate_cfg)
+
+        self.stem = GatedRepVGGBlock(in_channels, widths[0], stride=2,
+                                     **block_cfg)
+        self.stages = []
+        idx, channels = 1, widths[0]
+        for i, n in enumerate(num_blocks):
+            blocks = []
+            for j in range(n):
+                d = dilations[i]
+                blocks.append(GatedRepVGGBlock(
+                    channels, widths[idx],
+                    stride=strides[i] if j == 0 else 1,
+                    padding=d, dilation=d, **block_cfg))
+                channels = widths[idx]
+                idx += 1
+            self.add_module(f'stage_{i + 1}', Sequential(*blocks))
+            self.stages.append(f'stage_{i + 1}')
+        self.ppf = nn.Identity()
+
+    @staticmethod
+    def arch_widths(arch: dict, base_channels: int) -> List[int]:
+        """Stem + per-block widths of an mmpretrain RepVGG arch."""
+        widths = [min(arch.get('stem_channels', 64),
+                      int(base_channels * arch['width_factor'][0]))]
+        for i, n in enumerate(arch['num_blocks']):
+            widths += [int(base_channels * 2**i * arch['width_factor'][i])] * n
+        return widths
+
+    def blocks(self) -> List[GatedRepVGGBlock]:
+        """Stem and all blocks in forward order."""
+        return [self.stem] + [b for s in self.stages for b in getattr(self, s)]
+
+    def _last_blocks(self) -> List[GatedRepVGGBlock]:
+        return [getattr(self, s)[-1] for s in self.stages]
+
+    def gated_layers(self):
+        if self.deploy:
+            return {}
+        layers, prev = {}, None
+        for b in self.blocks():
+            layers[b.branch_3x3.conv] = (prev, b.gate)
+            prev = b.gate
+        return layers
+
+    def fused_away(self):
+        return [] if self.deploy else [b.branch_1x1.conv for b in self.blocks()]
+
+    def output_gates(self):
+        last = self._last_blocks()
+        return [last[i].gate for i in self.out_indices]
+
+    def export_deploy(self):
+        if self.deploy:
+            raise RuntimeError('PaSRepVGG is already in deploy form')
+        state: Dict[str, torch.Tensor] = {}
+        names = {b: n for n, b in self.named_modules()}
+        widths, prev = [], None
+        for b in self.blocks():
+            weight, bias = b.reparameterize()
+            keep = None if b.gate is None else b.gate.hard_mask()
+            prefix = names[b] + '.branch_reparam.'
+            state[prefix + 'weight'] = slice_channels(weight.detach(), keep,
+                                                      prev)
+            state[prefix + 'bias'] = slice_channels(bias.detach(), keep)
+            widths.append(len(state[prefix + 'bias']))
+            prev = keep
+        return dict(widths=widths, deploy=True, gate_cfg=None), state

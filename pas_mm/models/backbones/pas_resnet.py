@@ -1,0 +1,170 @@
+"""ResNet with DBC gates on the inner channels of every residual block."""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_norm_layer
+from mmengine.registry import MODELS
+from mmpretrain.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
+from torch import nn
+
+from .gated_backbone import GatedBackboneMixin, gate_or_none, slice_channels
+
+
+class GatedResidualMixin:
+    """Gates after each inner conv-norm-relu of a residual block.
+
+    The residual (block input/output) width is untouched; only the inner
+    widths ``mid_widths`` (1 for BasicBlock, 2 for Bottleneck) are searched.
+    """
+
+    num_inner = 0
+
+    def _add_gates(self, gate_cfg: Optional[dict]) -> None:
+        for i, (_, norm) in enumerate(self.conv_norms()[:-1], 1):
+            setattr(self, f'gate{i}', gate_or_none(norm.num_features,
+                                                   gate_cfg))
+
+    def conv_norms(self):
+        """(conv, norm) pairs in forward order."""
+        return [(getattr(self, f'conv{i}'), getattr(self, f'norm{i}'))
+                for i in range(1, self.num_inner + 2)]
+
+    def inner_gates(self) -> List[Optional[nn.Module]]:
+        return [getattr(self, f'gate{i}')
+                for i in range(1, self.num_inner + 1)]
+
+    def set_mid_widths(self, widths: Sequence[int]) -> None:
+        """Rebuild the inner convs and norms with the given widths."""
+        pairs = self.conv_norms()
+        chans = [pairs[0][0].in_channels, *widths, pairs[-1][0].out_channels]
+        for i, (conv, norm) in enumerate(pairs, 1):
+            if (conv.in_channels, conv.out_channels) == (chans[i - 1],
+                                                         chans[i]):
+                continue
+            setattr(self, f'conv{i}', nn.Conv2d(
+                chans[i - 1], chans[i], conv.kernel_size, conv.stride,
+                conv.padding, conv.dilation, bias=conv.bias is not None))
+            self.add_module(getattr(self, f'norm{i}_name'),
+                            build_norm_layer(self.norm_cfg, chans[i])[1])
+        self.mid_channels = chans[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+
+        def _inner_forward(x):
+            out, pairs = x, self.conv_norms()
+            for i, (conv, norm) in enumerate(pairs):
+                out = norm(conv(out))
+                if i < len(pairs) - 1:
+                    out = self.relu(out)
+                    gate = getattr(self, f'gate{i + 1}')
+                    if gate is not None:
+                        out = gate(out)
+            identity = x if self.downsample is None else self.downsample(x)
+            return self.drop_path(out) + identity
+
+        if self.with_cp and x.requires_grad:
+            out = cp.checkpoint(_inner_forward, x)
+        else:
+            out = _inner_forward(x)
+        return self.relu(out)
+
+
+class GatedBasicBlock(GatedResidualMixin, BasicBlock):
+    num_inner = 1
+
+    def __init__(self, *args, gate_cfg: Optional[dict] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._add_gates(gate_cfg)
+
+
+class GatedBottleneck(GatedResidualMixin, Bottleneck):
+    num_inner = 2
+
+    def __init__(self, *args, gate_cfg: Optional[dict] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._add_gates(gate_cfg)
+
+
+@MODELS.register_module()
+class PaSResNet(GatedBackboneMixin, ResNet):
+    """mmpretrain/mmdet-compatible ResNet with searchable inner widths.
+
+    Same arguments and state-dict names as mmpretrain's ``ResNet`` (and
+    mmdet's, without DCN/plugins), plus:
+
+    Args:
+        mid_widths (list[list[int]], optional): inner widths of every block
+            in forward order (one number per BasicBlock, two per
+            Bottleneck). Pruned deploy models set these.
+        gate_cfg (dict, optional): :class:`DBCGate` arguments; None builds
+            no gates (the deploy form).
+    """
+
+    arch_settings = {
+        18: (GatedBasicBlock, (2, 2, 2, 2)),
+        34: (GatedBasicBlock, (3, 4, 6, 3)),
+        50: (GatedBottleneck, (3, 4, 6, 3)),
+        101: (GatedBottleneck, (3, 4, 23, 3)),
+        152: (GatedBottleneck, (3, 8, 36, 3)),
+    }
+
+    def __init__(self,
+                 depth: int,
+                 mid_widths: Optional[List[List[int]]] = None,
+                 gate_cfg: Optional[dict] = dict(),
+                 **kwargs):
+        self.gate_cfg = gate_cfg
+        if depth not in self.arch_settings:
+            raise ValueError(f'PaSResNet: invalid depth {depth}, choose from '
+                             f'{sorted(self.arch_settings)}')
+        super().__init__(depth, **kwargs)
+        if mid_widths is not None:
+            blocks = self.blocks()
+            if len(mid_widths) != len(blocks) or any(
+                    len(w) != b.num_inner or min(w) < 1
+                    for w, b in zip(mid_widths, blocks)):
+                raise ValueError(
+                    f'PaSResNet: mid_widths needs one list of '
+                    f'{blocks[0].num_inner} positive widths per block '
+                    f'({len(blocks)} blocks), got {mid_widths}')
+            for b, w in zip(blocks, mid_widths):
+                b.set_mid_widths(w)
+
+    def make_res_layer(self, **kwargs):
+        return super().make_res_layer(gate_cfg=self.gate_cfg, **kwargs)
+
+    def blocks(self) -> List[GatedResidualMixin]:
+        return [b for name in self.res_layers for b in getattr(self, name)]
+
+    def gated_layers(self):
+        layers = {}
+        for b in self.blocks():
+            gates = [None] + b.inner_gates() + [None]
+            for i, (conv, _) in enumerate(b.conv_norms()):
+                layers[conv] = (gates[i], gates[i + 1])
+        return layers
+
+    def output_gates(self):
+        return [None] * len(self.out_indices)
+
+    def export_deploy(self):
+        names = {m: n for n, m in self.named_modules()}
+        state = {k: v.detach().clone() for k, v in self.state_dict().items()
+                 if '.gate' not in k}
+        mid_widths = []
+        for b in self.blocks():
+            masks = [None if g is None else g.hard_mask()
+                     for g in b.inner_gates()]
+            mid_widths.append([
+                int(m.sum()) if m is not None else norm.num_features
+                for m, (_, norm) in zip(masks, b.conv_norms())])
+            masks = [None] + masks + [None]
+            for i, (conv, norm) in enumerate(b.conv_norms()):
+                c, n = names[conv], names[norm]
+                state[c + '.weight'] = slice_channels(
+                    state[c + '.weight'], masks[i + 1], masks[i])
+                for k in ('weight', 'bias', 'running_mean', 'running_var'):
+                    state[f'{n}.{k}'] = slice_channels(state[f'{n}.{k}'],
+                                                       masks[i + 1])
+        return dict(mid_widths=mid_widths, gate_cfg=None), state

@@ -1,0 +1,194 @@
+"""Differentiable MACs counter for conv and linear layers.
+
+MACs of a conv are ``k_h * k_w * c_in * c_out * H_out * W_out / groups`` and
+of a linear layer ``rows * c_in * c_out``. A profiling forward pass records
+the static part (``k_h * k_w * H_out * W_out / groups`` summed over calls, so
+a head shared across FPN levels counts once per level); the channel counts
+come from the DBC gates before and after each layer, so the total is
+differentiable in the gate weights through the straight-through estimator.
+"""
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from ..ops import DBCGate
+
+GatePair = Tuple[Optional[DBCGate], Optional[DBCGate]]
+
+# Modules that keep channel c of their input in channel c of their output.
+CHANNELWISE = ('GlobalAveragePooling', 'AdaptiveAvgPool2d', 'AvgPool2d',
+               'MaxPool2d', 'Dropout', 'Identity', 'ReLU', 'Flatten')
+
+
+@dataclass
+class MACsEntry:
+    """One conv/linear layer: MACs = factor * kept_in * kept_out."""
+    name: str
+    factor: float
+    in_channels: int
+    out_channels: int
+    in_gate: Optional[DBCGate] = None
+    out_gate: Optional[DBCGate] = None
+
+    def macs(self, mask_fn: Callable[[DBCGate], torch.Tensor]):
+        c_in = (mask_fn(self.in_gate).sum()
+                if self.in_gate is not None else self.in_channels)
+        c_out = (mask_fn(self.out_gate).sum()
+                 if self.out_gate is not None else self.out_channels)
+        return self.factor * c_in * c_out
+
+
+def _static_factor(module: nn.Module, output: torch.Tensor) -> float:
+    """MACs per (input channel x output channel) of one call, batch 1."""
+    if isinstance(module, nn.Conv2d):
+        k_h, k_w = module.kernel_size
+        h, w = output.shape[-2:]
+        return k_h * k_w * h * w / module.groups
+    # nn.Linear: one product per row of the output
+    return output.numel() / output.shape[0] / module.out_features
+
+
+def _tensors(obj) -> List[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for o in obj for t in _tensors(o)]
+    return []
+
+
+class MACsCounter:
+    """Counts MACs of a model from its profiled layers and its DBC gates.
+
+    Build it with :meth:`profile`. ``macs()`` is differentiable in the gate
+    weights; ``full()`` is the MACs with every channel kept and ``minimum()``
+    the MACs with every gate at its ``min_keep``.
+    """
+
+    def __init__(self, entries: List[MACsEntry]):
+        self.entries = entries
+
+    @classmethod
+    def profile(cls,
+                model: nn.Module,
+                run: Callable[[], object],
+                gated: Optional[Dict[nn.Module, GatePair]] = None,
+                ignored: Iterable[nn.Module] = (),
+                source: Optional[nn.Module] = None,
+                source_gates: Sequence[Optional[DBCGate]] = ()):
+        """Run ``run()`` once (batch 1) and record every conv/linear layer.
+
+        Args:
+            model: the root module; entry names are paths inside it.
+            run: callable doing one forward pass of ``model``.
+            gated: layer -> (gate on its input, gate on its output), for the
+                layers whose widths the gates control.
+            ignored: layers that do not exist after deploy (e.g. RepVGG's
+                1x1 branch, fused into the 3x3 conv).
+            source: a module whose outputs are gated (the backbone).
+            source_gates: the gate of each output of ``source``. Layers
+                outside ``source`` that read such an output (directly or
+                through channel-wise modules such as global pooling) get
+                that gate as their input gate.
+
+        Returns:
+            tuple[MACsCounter, dict[str, DBCGate]]: the counter and the
+            layers found consuming gated outputs of ``source``.
+        """
+        gated = dict(gated or {})
+        ignored = set(ignored)
+        names = {m: n for n, m in model.named_modules()}
+        inside_source = set(source.modules()) if source is not None else set()
+        factors: Dict[nn.Module, float] = {}
+        consumers: Dict[nn.Module, DBCGate] = {}
+        linked: Dict[int, DBCGate] = {}
+        keep_alive: List[torch.Tensor] = []  # ids of freed tensors get reused
+
+        def link(outputs, gates):
+            for t, g in zip(_tensors(outputs), gates):
+                if g is not None:
+                    linked[id(t)] = g
+                    keep_alive.append(t)
+
+        def on_source(module, inputs, output):
+            link(output, source_gates)
+
+        def on_layer(module, inputs, output):
+            is_layer = isinstance(module, (nn.Conv2d, nn.Linear))
+            if is_layer:
+                factors[module] = (factors.get(module, 0.) +
+                                   _static_factor(module, output))
+            if module in inside_source:
+                return
+            gates = [linked.get(id(t)) for t in _tensors(inputs)]
+            if is_layer:
+                if gates and gates[0] is not None:
+                    consumers[module] = gates[0]
+            elif any(g is not None for g in gates):
+                if type(module).__name__ not in CHANNELWISE:
+                    raise NotImplementedError(
+                        f'{names[module]} ({type(module).__name__}) reads a '
+                        'gated backbone output; pas_mm can only prune '
+                        'conv/linear layers and channel-wise modules '
+                        f'{CHANNELWISE} there. Disable the output gates '
+                        'of the backbone or gate a different layer.')
+                link(output, gates)
+
+        handles = []
+        if source is not None:
+            handles.append(source.register_forward_hook(on_source))
+        for m in model.modules():
+            if m is source:
+                continue
+            if (not list(m.children())
+                    or isinstance(m, (nn.Conv2d, nn.Linear))
+                    or type(m).__name__ in CHANNELWISE):
+                handles.append(m.register_forward_hook(on_layer))
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                run()
+        finally:
+            model.train(was_training)
+            for h in handles:
+                h.remove()
+
+        missing = [i for i, g in enumerate(source_gates)
+                   if g is not None and g not in consumers.values()]
+        if missing:
+            raise RuntimeError(
+                f'gated backbone outputs {missing} are read by no conv or '
+                'linear layer the profiler could trace; pas_mm cannot '
+                'count or prune their consumers.')
+        entries = []
+        for m, factor in factors.items():
+            if m in ignored:
+                continue
+            in_gate, out_gate = gated.get(m, (consumers.get(m), None))
+            entries.append(
+                MACsEntry(names[m], factor, m.weight.shape[1] * (
+                    m.groups if isinstance(m, nn.Conv2d) else 1),
+                          m.weight.shape[0], in_gate, out_gate))
+        counter = cls(entries)
+        return counter, {names[m]: g for m, g in consumers.items()}
+
+    def macs(self) -> torch.Tensor:
+        """Current MACs, differentiable in the gate weights."""
+        total = sum(e.macs(DBCGate.mask) for e in self.entries)
+        return torch.as_tensor(total, dtype=torch.float32)
+
+    def kept_macs(self) -> float:
+        """Current MACs from the hard masks (no graph)."""
+        return float(sum(e.macs(DBCGate.hard_mask) for e in self.entries))
+
+    def full(self) -> float:
+        """MACs with every channel kept."""
+        return float(sum(e.factor * e.in_channels * e.out_channels
+                         for e in self.entries))
+
+    def minimum(self) -> float:
+        """MACs with every gate keeping only ``min_keep`` channels."""
+        return float(sum(
+            e.macs(lambda g: torch.ones(g.min_keep)) for e in self.entries))

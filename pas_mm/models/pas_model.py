@@ -1,0 +1,140 @@
+"""PaSModel: adds DBC-gate search and the MACs loss to any OpenMMLab model."""
+import json
+from typing import Dict, Optional, Sequence, Union
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.registry import MODELS
+from torch import nn
+
+from ..ops import DBCGate
+from .backbones.gated_backbone import GatedBackboneMixin
+from .losses import format_macs
+from .macs_counter import MACsCounter
+
+
+@MODELS.register_module()
+class PaSModel(BaseModel):
+    """Wraps an mmpretrain classifier or mmdet detector for PaS.
+
+    ``forward(mode='loss')`` returns the wrapped model's losses plus
+    ``loss_macs`` (while searching) and ``macs_ratio`` (current MACs / full
+    MACs, logged), so mmengine's ``train_step`` and its DDP wrapper need no
+    change. Other modes are the wrapped model's.
+
+    Args:
+        architecture (dict): the model config, whose ``backbone`` must be a
+            DBC-gated backbone (``PaSRepVGG``, ``PaSResNet``).
+        macs_loss (dict): a :class:`MACsLoss` config with the target.
+        input_shape (Sequence[int]): (C, H, W) at which MACs are counted.
+        subnet (str, optional): a subnet JSON written by ``PaSSearchHook``;
+            its masks are applied and fixed (fine-tune a searched width
+            without its checkpoint).
+        data_preprocessor (dict, optional): passed to ``architecture`` when
+            it has none (the Runner puts the config's top-level
+            ``data_preprocessor`` here).
+    """
+
+    def __init__(self,
+                 architecture: Union[dict, nn.Module],
+                 macs_loss: dict = dict(type='MACsLoss', target=0.5),
+                 input_shape: Sequence[int] = (3, 224, 224),
+                 subnet: Optional[str] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if isinstance(architecture, dict):
+            architecture = dict(architecture)
+            if data_preprocessor is not None:
+                architecture.setdefault('data_preprocessor', data_preprocessor)
+            architecture = MODELS.build(architecture)
+        self.architecture = architecture
+        self.data_preprocessor = architecture.data_preprocessor
+        backbone = getattr(architecture, 'backbone', None)
+        if not isinstance(backbone, GatedBackboneMixin) or not backbone.gates():
+            raise ValueError(
+                f'PaSModel: the backbone of {type(architecture).__name__} '
+                f'({type(backbone).__name__}) has no DBC gates. Use a gated '
+                "backbone such as dict(type='PaSRepVGG') or "
+                "dict(type='PaSResNet') with gate_cfg set.")
+        self.input_shape = tuple(input_shape)
+        self.counter, self.consumers = MACsCounter.profile(
+            architecture,
+            lambda: architecture(torch.zeros(1, *self.input_shape),
+                                 mode='tensor'),
+            gated=backbone.gated_layers(),
+            ignored=backbone.fused_away(),
+            source=backbone,
+            source_gates=backbone.output_gates())
+        self.macs_full = self.counter.full()
+        self.macs_min = self.counter.minimum()
+        self.macs_loss = MODELS.build(macs_loss)
+        self.macs_target = self.macs_loss.resolve_target(
+            self.macs_full, self.macs_min)
+        if subnet is not None:
+            self.load_subnet(subnet)
+
+    # gates -------------------------------------------------------------
+    def gates(self) -> Dict[str, DBCGate]:
+        """Gates by module path inside ``architecture``."""
+        return {n: m for n, m in self.architecture.named_modules()
+                if isinstance(m, DBCGate)}
+
+    @property
+    def searched(self) -> bool:
+        """True once every gate is fixed (search finished)."""
+        return all(bool(g.fixed) for g in self.gates().values())
+
+    def fix_gates(self) -> None:
+        for g in self.gates().values():
+            g.fix()
+
+    def subnet(self) -> dict:
+        """Searched widths, JSON-ready, keyed by gate module path."""
+        return dict(
+            input_shape=list(self.input_shape),
+            searched=self.searched,
+            macs=dict(full=self.macs_full, target=self.macs_target,
+                      current=self.counter.kept_macs()),
+            layers={
+                name: dict(width=g.num_kept(), of=g.num_channels,
+                           keep=g.hard_mask().nonzero().flatten().tolist())
+                for name, g in self.gates().items()
+            })
+
+    def load_subnet(self, path: str) -> None:
+        """Apply and fix the masks of a subnet JSON."""
+        with open(path) as f:
+            layers = json.load(f)['layers']
+        gates = self.gates()
+        if set(layers) != set(gates):
+            raise ValueError(
+                f'subnet {path} does not match this model: missing '
+                f'{sorted(set(gates) - set(layers))[:5]}, unknown '
+                f'{sorted(set(layers) - set(gates))[:5]}')
+        for name, g in gates.items():
+            mask = torch.zeros(g.num_channels, dtype=torch.bool)
+            mask[layers[name]['keep']] = True
+            g.fixed_mask.copy_(mask)
+            g.fixed.fill_(True)
+
+    def macs_summary(self) -> str:
+        return (f'MACs {format_macs(self.counter.kept_macs())} / target '
+                f'{format_macs(self.macs_target)} (full '
+                f'{format_macs(self.macs_full)})')
+
+    # forward -----------------------------------------------------------
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
+        out = self.architecture(inputs, data_samples, mode)
+        if mode == 'loss':
+            out.update(self.macs_losses())
+        return out
+
+    def macs_losses(self) -> Dict[str, torch.Tensor]:
+        """``macs_ratio`` always, ``loss_macs`` while searching."""
+        macs = self.counter.macs()
+        losses = dict(macs_ratio=macs.detach() / self.macs_full)
+        if not self.searched:
+            losses['loss_macs'] = self.macs_loss(macs, self.macs_target,
+                                                 self.macs_full)
+        return losses

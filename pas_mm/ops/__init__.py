@@ -1,0 +1,3 @@
+from .dbc_gate import BinarizeSTE, DBCGate
+
+__all__ = ['BinarizeSTE', 'DBCGate']

@@ -1,0 +1,11 @@
+from setuptools import find_packages, setup
+
+setup(
+    name='pas_mm',
+    version='0.1.0',
+    description='Pruning-as-Search (PaS) for mmengine, mmpretrain and mmdet',
+    packages=find_packages(include=['pas_mm', 'pas_mm.*']),
+    python_requires='>=3.10',
+    install_requires=['mmengine==0.10.7', 'mmcv==2.1.0', 'mmpretrain==1.2.0',
+                      'mmdet==3.3.0'],
+)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install the pinned pas-mm stack into the current Python (idempotent: a
+# complete install is detected and skipped in about a second).
+#
+#   torch 2.13.0 + torchvision 0.28.0 (PyPI builds; "===" avoids the local
+#   CPU-only torch file, which breaks torchvision), mmengine 0.10.7,
+#   mmcv 2.1.0 built from source with ops (needs setuptools >=77,<81 for
+#   pkg_resources; pip caches the built wheel), mmdet 3.3.0, mmpretrain 1.2.0.
+#   numpy is held below 2: mmcv 2.1.0 / mmdet 3.3.0 predate numpy 2.
+set -euo pipefail
+PY=${PYTHON:-python3}
+cd "$(dirname "$0")/.."
+
+if $PY - <<'PYCHK' 2>/dev/null; then
+import importlib.metadata as md
+want = {'torch': '2.13.0', 'torchvision': '0.28.0', 'mmengine': '0.10.7',
+        'mmcv': '2.1.0', 'mmdet': '3.3.0', 'mmpretrain': '1.2.0'}
+for name, ver in want.items():
+    assert md.version(name).split('+')[0] == ver, name
+import torchvision, mmcv.ops, mmdet.models, mmpretrain.models, pycocotools, matplotlib, pytest, pas_mm  # noqa
+PYCHK
+  echo "[install] pinned stack already present"
+  exit 0
+fi
+
+PIP="$PY -m pip install --progress-bar off"
+$PIP "setuptools>=77,<81" wheel "numpy<2"
+$PIP "torch===2.13.0" "torchvision==0.28.0" "numpy<2"
+$PIP "mmengine==0.10.7" "opencv-python<4.11" "numpy<2"
+MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP --no-build-isolation "mmcv==2.1.0"
+$PIP "mmdet==3.3.0" "mmpretrain==1.2.0" pycocotools matplotlib pytest "numpy<2" "opencv-python<4.11"
+$PIP --no-build-isolation --no-deps -e .
+echo "[install] done"
