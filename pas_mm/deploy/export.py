@@ -9,8 +9,7 @@ from ..models import PaSModel
 from ..models.backbones.gated_backbone import slice_channels
 
 
-def export_deploy(model: PaSModel,
-                  arch_cfg: dict) -> Tuple[dict, Dict[str, torch.Tensor]]:
+def export_deploy(model: PaSModel) -> Tuple[dict, Dict[str, torch.Tensor]]:
     """Config and state dict of the deployed architecture.
 
     The backbone fuses its branches, folds BN and slices its channels by
@@ -18,8 +17,7 @@ def export_deploy(model: PaSModel,
     FPN laterals) lose the matching input channels; gates are dropped.
 
     Args:
-        model: a searched PaSModel (all gates fixed).
-        arch_cfg: the config of ``model.architecture``.
+        model: a searched PaSModel (all gates fixed), built from a config.
 
     Returns:
         (deploy architecture config, state dict loading into it strictly)
@@ -29,6 +27,9 @@ def export_deploy(model: PaSModel,
             'the model has not been searched: its gates were never fixed by '
             'PaSSearchHook. Train with PaSSearchHook (search_epochs) until '
             'the search ends, then deploy that checkpoint.')
+    if model.architecture_cfg is None:
+        raise RuntimeError('PaSModel was built from a module, not a config; '
+                           'deploy needs the architecture config to rewrite')
     arch = model.architecture
     updates, backbone_state = arch.backbone.export_deploy()
     state = {k: v.detach().clone() for k, v in arch.state_dict().items()
@@ -37,7 +38,7 @@ def export_deploy(model: PaSModel,
     for name, gate in model.consumers.items():
         key = f'{name}.weight'
         state[key] = slice_channels(state[key], in_mask=gate.hard_mask())
-    cfg = copy.deepcopy(dict(arch_cfg))
+    cfg = copy.deepcopy(dict(model.architecture_cfg))
     cfg['backbone'] = dict(cfg['backbone'], **updates)
     out_widths = [None if g is None else g.num_kept()
                   for g in arch.backbone.output_gates()]

@@ -82,7 +82,7 @@ def deploy(config: str,
             f'checkpoint {checkpoint} has not been searched: its gates were '
             'never fixed (PaSSearchHook ends the search at search_epochs). '
             'Deploy a checkpoint saved after the search ended.')
-    arch_cfg, state = export_deploy(model, cfg.model.architecture)
+    arch_cfg, state = export_deploy(model)
     deployed = build_deployed(arch_cfg, state)
 
     torch.manual_seed(0)

@@ -17,7 +17,8 @@ class PaSSearchHook(Hook):
     Searches (gates and MACs loss active) until ``search_epochs`` epochs or
     ``search_iters`` iterations, then fixes the masks: the rest of the run
     fine-tunes the pruned network. Every ``interval`` iterations it logs the
-    MACs, the target and the kept channels per gated layer. At the end of
+    MACs, the target and the kept channels per gated layer while searching
+    (``macs_ratio`` is in every training log line). At the end of
     the search and of training it writes the subnet JSON (widths and kept
     channel indices keyed by module path) to ``work_dir``.
 
@@ -78,8 +79,9 @@ class PaSSearchHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
-        if self.every_n_train_iters(runner, self.interval):
-            model = self.pas_model(runner)
+        model = self.pas_model(runner)
+        if not model.searched and self.every_n_train_iters(
+                runner, self.interval):
             kept = ', '.join(
                 f'{name.replace(".gate", "")} {g.num_kept()}/{g.num_channels}'
                 for name, g in model.gates().items())

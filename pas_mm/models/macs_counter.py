@@ -8,7 +8,8 @@ come from the DBC gates before and after each layer, so the total is
 differentiable in the gate weights through the straight-through estimator.
 """
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 from torch import nn
@@ -32,11 +33,11 @@ class MACsEntry:
     in_gate: Optional[DBCGate] = None
     out_gate: Optional[DBCGate] = None
 
-    def macs(self, mask_fn: Callable[[DBCGate], torch.Tensor]):
-        c_in = (mask_fn(self.in_gate).sum()
-                if self.in_gate is not None else self.in_channels)
-        c_out = (mask_fn(self.out_gate).sum()
-                 if self.out_gate is not None else self.out_channels)
+    def macs(self, kept: Callable[[DBCGate], Union[int, torch.Tensor]]):
+        """MACs with ``kept(gate)`` channels behind each gate."""
+        c_in = self.in_channels if self.in_gate is None else kept(self.in_gate)
+        c_out = (self.out_channels
+                 if self.out_gate is None else kept(self.out_gate))
         return self.factor * c_in * c_out
 
 
@@ -176,12 +177,12 @@ class MACsCounter:
 
     def macs(self) -> torch.Tensor:
         """Current MACs, differentiable in the gate weights."""
-        total = sum(e.macs(DBCGate.mask) for e in self.entries)
+        total = sum(e.macs(lambda g: g.mask().sum()) for e in self.entries)
         return torch.as_tensor(total, dtype=torch.float32)
 
     def kept_macs(self) -> float:
         """Current MACs from the hard masks (no graph)."""
-        return float(sum(e.macs(DBCGate.hard_mask) for e in self.entries))
+        return float(sum(e.macs(DBCGate.num_kept) for e in self.entries))
 
     def full(self) -> float:
         """MACs with every channel kept."""
@@ -191,4 +192,4 @@ class MACsCounter:
     def minimum(self) -> float:
         """MACs with every gate keeping only ``min_keep`` channels."""
         return float(sum(
-            e.macs(lambda g: torch.ones(g.min_keep)) for e in self.entries))
+            e.macs(lambda g: g.min_keep) for e in self.entries))

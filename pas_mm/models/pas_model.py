@@ -1,8 +1,10 @@
 """PaSModel: adds DBC-gate search and the MACs loss to any OpenMMLab model."""
+import copy
 import json
 from typing import Dict, Optional, Sequence, Union
 
 import torch
+from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 from torch import nn
@@ -23,8 +25,12 @@ class PaSModel(BaseModel):
     change. Other modes are the wrapped model's.
 
     Args:
-        architecture (dict): the model config, whose ``backbone`` must be a
-            DBC-gated backbone (``PaSRepVGG``, ``PaSResNet``).
+        architecture (dict): the model config to wrap, e.g.
+            ``{{_base_.model}}`` in a config inheriting an mmpretrain or
+            mmdet config.
+        backbone (dict, optional): merged into ``architecture['backbone']``
+            with mmengine's config merge, e.g. ``dict(type='PaSRepVGG')``.
+            The resulting backbone must be DBC-gated.
         macs_loss (dict): a :class:`MACsLoss` config with the target.
         input_shape (Sequence[int]): (C, H, W) at which MACs are counted.
         subnet (str, optional): a subnet JSON written by ``PaSSearchHook``;
@@ -37,6 +43,7 @@ class PaSModel(BaseModel):
 
     def __init__(self,
                  architecture: Union[dict, nn.Module],
+                 backbone: Optional[dict] = None,
                  macs_loss: dict = dict(type='MACsLoss', target=0.5),
                  input_shape: Sequence[int] = (3, 224, 224),
                  subnet: Optional[str] = None,
@@ -44,10 +51,17 @@ class PaSModel(BaseModel):
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if isinstance(architecture, dict):
-            architecture = dict(architecture)
+            architecture = copy.deepcopy(dict(architecture))
+            if backbone is not None:
+                architecture = Config._merge_a_into_b(
+                    dict(backbone=backbone), architecture)
             if data_preprocessor is not None:
                 architecture.setdefault('data_preprocessor', data_preprocessor)
+            # the merged config, from which deploy writes its config
+            self.architecture_cfg = copy.deepcopy(architecture)
             architecture = MODELS.build(architecture)
+        else:
+            self.architecture_cfg = None
         self.architecture = architecture
         self.data_preprocessor = architecture.data_preprocessor
         backbone = getattr(architecture, 'backbone', None)
