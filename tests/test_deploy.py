@@ -1,0 +1,61 @@
+import pytest
+import torch
+from conftest import randomize, resnet_classifier, tiny_repvgg_classifier
+from mmengine.registry import MODELS
+
+from pas_mm.deploy import build_deployed, export_deploy, max_abs_diff
+
+
+def searched_model(arch, shape, seed=0):
+    model = MODELS.build(dict(type='PaSModel', architecture=arch,
+                              input_shape=shape))
+    randomize(model, seed)
+    model.fix_gates()
+    return model.eval()
+
+
+def assert_equivalent(model, deployed, shape):
+    x = torch.randn(4, *shape)
+    with torch.no_grad():
+        diff = max_abs_diff(model.architecture(x, mode='tensor'),
+                            deployed(x, mode='tensor'))
+    assert diff <= 1e-4
+
+
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_repvgg_deploy_equivalence_with_random_masks(seed):
+    model = searched_model(tiny_repvgg_classifier(), (3, 32, 32), seed)
+    cfg, state = export_deploy(model)
+    widths = cfg['backbone']['widths']
+    expected = [g.num_kept() for g in model.gates().values()]
+    assert widths == expected
+    # consecutive blocks of a stage now differ in width: only possible
+    # because the identity branch was fused into the 3x3 conv
+    assert widths[2] != widths[3] or widths[4] != widths[5]
+    assert cfg['head']['in_channels'] == widths[-1]
+    deployed = build_deployed(cfg, state)
+    assert not any('gate' in k for k in deployed.state_dict())
+    assert all(hasattr(b, 'branch_reparam') and not hasattr(b, 'branch_3x3')
+               for b in deployed.backbone.blocks())
+    assert_equivalent(model, deployed, (3, 32, 32))
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+def test_resnet_deploy_equivalence_with_random_masks(depth):
+    model = searched_model(resnet_classifier(depth), (3, 64, 64))
+    cfg, state = export_deploy(model)
+    blocks = model.architecture.backbone.blocks()
+    assert cfg['backbone']['mid_widths'] == [
+        [g.num_kept() for g in b.inner_gates()] for b in blocks]
+    deployed = build_deployed(cfg, state)
+    assert deployed.backbone.layer1[0].conv2.in_channels == \
+        blocks[0].gate1.num_kept()
+    assert_equivalent(model, deployed, (3, 64, 64))
+
+
+def test_export_refuses_unsearched_model():
+    model = MODELS.build(dict(type='PaSModel',
+                              architecture=tiny_repvgg_classifier(),
+                              input_shape=(3, 32, 32)))
+    with pytest.raises(RuntimeError, match='has not been searched'):
+        export_deploy(model)
