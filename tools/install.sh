@@ -11,13 +11,16 @@ set -euo pipefail
 PY=${PYTHON:-python3}
 cd "$(dirname "$0")/.."
 
-if $PY - <<'PYCHK' 2>/dev/null; then
+if $PY -I - <<'PYCHK' 2>/dev/null; then
 import importlib.metadata as md
 want = {'torch': '2.13.0', 'torchvision': '0.28.0', 'mmengine': '0.10.7',
         'mmcv': '2.1.0', 'mmdet': '3.3.0', 'mmpretrain': '1.2.0'}
 for name, ver in want.items():
     assert md.version(name).split('+')[0] == ver, name
-import torchvision, mmcv.ops, mmdet.models, mmpretrain.models, pycocotools, matplotlib, pytest, pas_mm  # noqa
+import os
+import torchvision, mmcv.ops, mmdet.models, mmpretrain.models, pycocotools, matplotlib, sklearn, pytest, pas_mm  # noqa
+# pas_mm must be this checkout's (editable install), not another clone's
+assert os.path.dirname(pas_mm.__file__) == os.path.abspath('pas_mm')
 PYCHK
   echo "[install] pinned stack already present"
   exit 0
@@ -28,6 +31,6 @@ $PIP "setuptools>=77,<81" wheel "numpy<2"
 $PIP "torch===2.13.0" "torchvision==0.28.0" "numpy<2"
 $PIP "mmengine==0.10.7" "opencv-python<4.11" "numpy<2"
 MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP --no-build-isolation "mmcv==2.1.0"
-$PIP "mmdet==3.3.0" "mmpretrain==1.2.0" pycocotools matplotlib pytest "numpy<2" "opencv-python<4.11"
+$PIP "mmdet==3.3.0" "mmpretrain==1.2.0" pycocotools matplotlib scikit-learn pytest "numpy<2" "opencv-python<4.11"
 $PIP --no-build-isolation --no-deps -e .
 echo "[install] done"
