@@ -7,6 +7,7 @@ import pytest
 import torch
 from conftest import ROOT
 from mmengine.config import Config
+from mmengine.registry import MODELS
 from mmengine.runner import Runner
 
 from pas_mm.deploy import DeployError, deploy
@@ -102,3 +103,28 @@ def test_deploy_rejects_config_without_pas_model(tmp_path):
     cfg.dump(str(tmp_path / 'plain.py'))
     with pytest.raises(DeployError, match='has no PaS model'):
         deploy(str(tmp_path / 'plain.py'), 'x.pth', str(tmp_path / 'out'))
+
+
+def test_subnet_json_reapplies_the_searched_masks(trained):
+    runner, work_dir = trained
+    cfg = Config.fromfile(CONFIG)
+    fresh = MODELS.build(
+        dict(cfg.model, subnet=osp.join(work_dir, 'pas_subnet.json'),
+             data_preprocessor=cfg.data_preprocessor))
+    assert fresh.searched
+    for (name, a), b in zip(runner.model.gates().items(),
+                            fresh.gates().values()):
+        assert torch.equal(a.hard_mask(), b.hard_mask()), name
+    assert fresh.counter.kept_macs() == runner.model.counter.kept_macs()
+
+
+def test_subnet_json_of_another_model_is_rejected(trained, tmp_path):
+    _, work_dir = trained
+    subnet = json.load(open(osp.join(work_dir, 'pas_subnet.json')))
+    subnet['layers']['backbone.extra.gate'] = subnet['layers'].pop(
+        'backbone.stem.gate')
+    path = tmp_path / 'other.json'
+    path.write_text(json.dumps(subnet))
+    cfg = Config.fromfile(CONFIG)
+    with pytest.raises(ValueError, match="missing \\['backbone.stem.gate'\\]"):
+        MODELS.build(dict(cfg.model, subnet=str(path)))

@@ -1,0 +1,186 @@
+"""Hooks of the benchmark: baseline pruning, history, gate probes."""
+import json
+import os.path as osp
+from typing import Optional
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.dist import get_rank, get_world_size, is_distributed
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+from ..hooks import PaSSearchHook
+from .pruning import (apply_masks, full_masks, make_masks, slimming_params,
+                      widths_of)
+
+
+def unwrap(runner):
+    return PaSSearchHook.pas_model(runner)
+
+
+@HOOKS.register_module()
+class PruneBaselineHook(Hook):
+    """Runs a baseline's schedule on a PaS model; records the history.
+
+    ``method='pas'`` leaves the gates to :class:`PaSSearchHook`. Any other
+    method trains with all gates fixed open (no MACs loss) until
+    ``prune_epoch``, then fixes the masks of ``make_masks(method)`` and
+    fine-tunes. ``slim`` adds ``slim_lambda * sign(gamma)`` to the gradient
+    of every branch-BN gamma before ``prune_epoch`` (network slimming's L1
+    sparsity). ``stop_epoch`` ends the run after that many epochs (a shared
+    phase-1 run whose last checkpoint several fine-tunes resume).
+
+    The history (``macs_ratio`` per ``interval`` iterations, val metrics
+    per epoch) is saved in checkpoints, restored on resume, and written to
+    ``work_dir/history.json`` with the masks' source.
+    """
+
+    priority = 'ABOVE_NORMAL'  # before PaSSearchHook in every stage
+
+    def __init__(self,
+                 method: str,
+                 prune_epoch: int,
+                 stop_epoch: Optional[int] = None,
+                 slim_lambda: float = 0.,
+                 interval: int = 5,
+                 history_file: str = 'history.json'):
+        self.method = method
+        self.prune_epoch = prune_epoch
+        self.stop_epoch = stop_epoch
+        self.slim_lambda = slim_lambda
+        self.interval = interval
+        self.history_file = history_file
+        self.history = dict(method=method, train=[], val=[], pruned=None)
+        self._handles = []
+
+    # phases -------------------------------------------------------------
+    def before_train(self, runner) -> None:
+        model = unwrap(runner)
+        if self.method == 'pas':
+            return
+        if runner.epoch >= self.prune_epoch:
+            self._prune(runner)
+            return
+        if not model.searched:  # open and fixed: plain training
+            apply_masks(model, full_masks(model))
+        if self.method == 'slim' and self.slim_lambda > 0:
+            lam = self.slim_lambda
+            for p in slimming_params(model):
+                self._handles.append(p.register_hook(
+                    lambda g, p=p: g + lam * torch.sign(p.detach())))
+
+    def before_train_epoch(self, runner) -> None:
+        if self.method != 'pas' and runner.epoch == self.prune_epoch and \
+                self.history['pruned'] is None:
+            self._prune(runner)
+
+    def _prune(self, runner) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        model = unwrap(runner)
+        masks = make_masks(model, self.method, model.macs_target)
+        apply_masks(model, masks)
+        self.history['pruned'] = dict(
+            epoch=runner.epoch, widths=widths_of(masks),
+            macs_ratio=model.counter.kept_macs() / model.macs_full)
+        runner.logger.info(
+            f'{self.method}: masks fixed at epoch {runner.epoch}; '
+            f'{model.macs_summary()}')
+
+    # history ------------------------------------------------------------
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if self.every_n_train_iters(runner, self.interval) or batch_idx == 0:
+            model = unwrap(runner)
+            n = len(runner.train_dataloader)
+            self.history['train'].append(dict(
+                iter=runner.iter + 1,
+                epoch=runner.epoch + (batch_idx + 1) / n,
+                macs_ratio=model.counter.kept_macs() / model.macs_full,
+                loss=float(outputs['loss']) if outputs else None))
+
+    def after_train_epoch(self, runner) -> None:
+        if self.stop_epoch is not None and runner.epoch + 1 >= self.stop_epoch:
+            runner.train_loop.stop_training = True
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        if runner.train_loop is None or not metrics:
+            return
+        model = unwrap(runner)
+        self.history['val'].append(dict(
+            epoch=runner.epoch, searched=model.searched,
+            macs_ratio=model.counter.kept_macs() / model.macs_full,
+            **{k: float(v) for k, v in metrics.items()}))
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint['bench_history'] = self.history
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        old = checkpoint.get('bench_history')
+        if old is not None:
+            self.history['train'] = list(old['train'])
+            self.history['val'] = list(old['val'])
+            self.history['phase1_method'] = old['method']
+
+    def after_train(self, runner) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        if get_rank() == 0:
+            with open(osp.join(runner.work_dir, self.history_file), 'w') as f:
+                json.dump(self.history, f, indent=1)
+
+
+def gate_state(model) -> dict:
+    """Gate weights, masks and kept MACs of a PaS model (plain lists)."""
+    return dict(
+        macs=model.counter.kept_macs(),
+        gates={n: dict(weight=g.weight.detach().tolist(),
+                       mask=g.hard_mask().int().tolist(),
+                       fixed=bool(g.fixed))
+               for n, g in model.gates().items()})
+
+
+@HOOKS.register_module()
+class GateProbeHook(Hook):
+    """Records gate state at the start of training, every ``interval``
+    iterations and at the end, on every rank; under DDP it all-gathers the
+    states and records whether all ranks agree exactly.
+
+    Writes ``work_dir/<out_file>`` (rank 0) with one entry per probe point:
+    ``{'where', 'iter', 'epoch', 'ranks_equal', 'state'}``.
+    """
+
+    priority = 'LOWEST'
+
+    def __init__(self, interval: int = 1, out_file: str = 'gate_probe.json'):
+        self.interval = interval
+        self.out_file = out_file
+        self.records = []
+
+    def _probe(self, runner, where: str) -> None:
+        state = gate_state(unwrap(runner))
+        equal = None
+        if is_distributed():
+            states = [None] * get_world_size()
+            torch_dist.all_gather_object(states, state)
+            equal = all(s == states[0] for s in states)
+        self.records.append(dict(where=where, iter=runner.iter,
+                                 epoch=runner.epoch,
+                                 world_size=get_world_size(),
+                                 ranks_equal=equal, state=state))
+
+    def before_train(self, runner) -> None:
+        self._probe(runner, 'before_train')
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if self.every_n_train_iters(runner, self.interval):
+            self._probe(runner, 'after_iter')
+
+    def after_train(self, runner) -> None:
+        self._probe(runner, 'after_train')
+        if get_rank() == 0:
+            with open(osp.join(runner.work_dir, self.out_file), 'w') as f:
+                json.dump(self.records, f)

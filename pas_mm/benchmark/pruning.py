@@ -1,0 +1,187 @@
+"""Baseline channel-pruning criteria on the gates of a PaS model.
+
+Every method ends in the same thing PaS search ends in: one bool keep mask
+per DBC gate of a :class:`~pas_mm.models.PaSModel`, fixed in the gates
+(``fixed_mask``/``fixed``), so fine-tuning, MACs counting and deploy are
+shared by all methods. MACs of a set of widths come from the model's own
+:class:`~pas_mm.models.MACsCounter` entries.
+
+Methods (``make_masks``):
+
+* ``uniform``: one keep ratio for every gated layer, found by bisection so
+  the MACs are the largest not above the target; keeps the first channels.
+* ``l1``: L1 norm of each output filter of the block's fused 3x3 kernel
+  (``RepVGGBlock.reparameterize()``), divided by the layer's mean norm so
+  layers of different fan-in compare; one global threshold.
+* ``slim``: network slimming; |gamma| summed over the block's branch BNs
+  (3x3, 1x1 and identity), one global threshold.
+* ``full``: keep everything (the unpruned reference).
+
+The global-threshold methods prune channels in ascending score order; the
+number pruned is bisected to the smallest count whose MACs are <= target.
+Every layer keeps at least its gate's ``min_keep`` channels.
+"""
+import math
+from typing import Dict, List
+
+import torch
+from torch import nn
+
+METHODS = ('uniform', 'l1', 'slim', 'full')
+
+
+def gated_blocks(model) -> Dict[str, nn.Module]:
+    """Gate path -> the block whose output it gates (the gate's parent)."""
+    modules = dict(model.architecture.named_modules())
+    blocks = {}
+    for name in model.gates():
+        parent = name.rsplit('.', 1)[0]
+        blocks[name] = modules[parent]
+    return blocks
+
+
+def macs_of_widths(model, widths: Dict[str, int]) -> float:
+    """MACs of the deployed model with ``widths[gate path]`` channels kept."""
+    by_gate = {g: widths[n] for n, g in model.gates().items()}
+    return float(sum(e.macs(lambda g: by_gate[g])
+                     for e in model.counter.entries))
+
+
+def widths_of(masks: Dict[str, torch.Tensor]) -> Dict[str, int]:
+    return {n: int(m.sum()) for n, m in masks.items()}
+
+
+def apply_masks(model, masks: Dict[str, torch.Tensor]) -> None:
+    """Fix ``masks`` (gate path -> bool (C,)) in the gates of ``model``."""
+    gates = model.gates()
+    if set(masks) != set(gates):
+        raise ValueError(f'masks for {sorted(masks)} do not match the gates '
+                         f'{sorted(gates)}')
+    for name, g in gates.items():
+        m = masks[name].to(torch.bool)
+        if m.shape != (g.num_channels, ) or int(m.sum()) < 1:
+            raise ValueError(f'bad mask for {name}: shape {tuple(m.shape)}, '
+                             f'{int(m.sum())} kept of {g.num_channels}')
+        g.fixed_mask.copy_(m)
+        g.fixed.fill_(True)
+
+
+def full_masks(model) -> Dict[str, torch.Tensor]:
+    return {n: torch.ones(g.num_channels, dtype=torch.bool)
+            for n, g in model.gates().items()}
+
+
+def uniform_masks(model, target: float, iters: int = 50):
+    """Same keep ratio in every layer, first channels kept."""
+    gates = model.gates()
+
+    def widths(r):
+        return {n: min(g.num_channels,
+                       max(g.min_keep, math.floor(r * g.num_channels)))
+                for n, g in gates.items()}
+
+    lo, hi = 0.0, 1.0  # macs(widths(lo)) <= target invariant
+    if macs_of_widths(model, widths(hi)) <= target:
+        lo = hi
+    else:
+        for _ in range(iters):
+            mid = (lo + hi) / 2
+            if macs_of_widths(model, widths(mid)) <= target:
+                lo = mid
+            else:
+                hi = mid
+    masks = {}
+    for n, w in widths(lo).items():
+        m = torch.zeros(gates[n].num_channels, dtype=torch.bool)
+        m[:w] = True
+        masks[n] = m
+    return masks
+
+
+def global_threshold_masks(model, scores: Dict[str, torch.Tensor],
+                           target: float) -> Dict[str, torch.Tensor]:
+    """Prune the lowest-scoring channels globally until MACs <= target."""
+    gates = model.gates()
+    names = list(gates)
+    flat = torch.cat([scores[n].detach().float().flatten() for n in names])
+    owner = torch.cat([torch.full((gates[n].num_channels, ), i)
+                       for i, n in enumerate(names)])
+    index = torch.cat([torch.arange(gates[n].num_channels) for n in names])
+    order = torch.argsort(flat, stable=True)
+
+    def masks_for(k):
+        masks = {n: torch.ones(gates[n].num_channels, dtype=torch.bool)
+                 for n in names}
+        for j in order[:k].tolist():
+            masks[names[owner[j]]][index[j]] = False
+        for n in names:
+            need = gates[n].min_keep - int(masks[n].sum())
+            if need > 0:  # force the best pruned channels back on
+                s = scores[n].detach().float().clone()
+                s[masks[n]] = -math.inf
+                masks[n][s.topk(need).indices] = True
+        return masks
+
+    def macs(k):
+        return macs_of_widths(model, widths_of(masks_for(k)))
+
+    lo, hi = 0, len(flat)  # smallest k with macs(k) <= target, in (lo, hi]
+    if macs(0) <= target:
+        return masks_for(0)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if macs(mid) <= target:
+            hi = mid
+        else:
+            lo = mid
+    return masks_for(hi)
+
+
+@torch.no_grad()
+def l1_scores(model) -> Dict[str, torch.Tensor]:
+    """L1 norm of each fused 3x3 output filter, over the layer's mean."""
+    scores = {}
+    for name, block in gated_blocks(model).items():
+        weight, _ = block.reparameterize()
+        s = weight.abs().sum(dim=(1, 2, 3))
+        scores[name] = s / s.mean().clamp_min(1e-12)
+    return scores
+
+
+def block_norms(block: nn.Module) -> List[nn.Module]:
+    """The BNs of a RepVGG block's 3x3, 1x1 and identity branches."""
+    norms = []
+    for attr in ('branch_3x3', 'branch_1x1'):
+        branch = getattr(block, attr, None)
+        if branch is not None:
+            norms.append(branch.norm)
+    if getattr(block, 'branch_norm', None) is not None:
+        norms.append(block.branch_norm)
+    return norms
+
+
+@torch.no_grad()
+def slimming_scores(model) -> Dict[str, torch.Tensor]:
+    """Sum of |gamma| over the block's branch BNs, per output channel."""
+    return {name: sum(n.weight.abs() for n in block_norms(block))
+            for name, block in gated_blocks(model).items()}
+
+
+def slimming_params(model) -> List[nn.Parameter]:
+    """BN gammas that network slimming puts the L1 penalty on."""
+    return [n.weight for block in gated_blocks(model).values()
+            for n in block_norms(block)]
+
+
+def make_masks(model, method: str, target: float):
+    """Keep masks of ``method`` at ``target`` absolute MACs."""
+    if method == 'uniform':
+        return uniform_masks(model, target)
+    if method == 'l1':
+        return global_threshold_masks(model, l1_scores(model), target)
+    if method == 'slim':
+        return global_threshold_masks(model, slimming_scores(model), target)
+    if method == 'full':
+        return full_masks(model)
+    raise ValueError(f'unknown pruning method {method!r}, choose from '
+                     f'{METHODS} (PaS masks come from PaSSearchHook)')
