@@ -3,30 +3,20 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options k=v]
 """
 import argparse
-import os.path as osp
 
 import pas_mm  # noqa: F401  (compat fixes before mmengine loads anything)
-from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+
+from pas_mm.cli import add_common_args, load_config
 
 
 def main():
     parser = argparse.ArgumentParser(description='Test a model')
     parser.add_argument('config')
     parser.add_argument('checkpoint')
-    parser.add_argument('--work-dir')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_common_args(parser)
     args = parser.parse_args()
-
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args)
     cfg.load_from = args.checkpoint
     print(Runner.from_cfg(cfg).test())
 
