@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from ..models import MACsCounter, PaSModel
+from ..models import MACsCounter, PaSModel, raw_forward
 from ..models.losses import format_macs
 from .export import build_deployed, export_deploy
 from .verify import count_params, max_abs_diff, measure_latency
@@ -88,15 +88,15 @@ def deploy(config: str,
     torch.manual_seed(0)
     inputs = torch.randn(2, *model.input_shape)
     with torch.no_grad():
-        diff = max_abs_diff(model.architecture(inputs, mode='tensor'),
-                            deployed(inputs, mode='tensor'))
+        diff = max_abs_diff(raw_forward(model.architecture, inputs),
+                            raw_forward(deployed, inputs))
     if not diff <= atol:
         raise DeployError(f'deployed model differs from the gated model: max '
                           f'abs diff {diff:.3g} > {atol}; nothing written')
 
     one = inputs[:1]
     macs_deployed = MACsCounter.profile(
-        deployed, lambda: deployed(one, mode='tensor'))[0].full()
+        deployed, lambda: raw_forward(deployed, one))[0].full()
     report = dict(
         max_abs_diff=diff,
         macs=dict(full=model.macs_full, searched=model.counter.kept_macs(),
@@ -105,9 +105,9 @@ def deploy(config: str,
                     deployed=count_params(deployed)),
         latency_ms=dict(
             gated=measure_latency(
-                lambda: model.architecture(one, mode='tensor'),
+                lambda: raw_forward(model.architecture, one),
                 runs=latency_runs),
-            deployed=measure_latency(lambda: deployed(one, mode='tensor'),
+            deployed=measure_latency(lambda: raw_forward(deployed, one),
                                      runs=latency_runs)),
         input_shape=list(model.input_shape))
 

@@ -2,5 +2,6 @@ from .backbones import *  # noqa: F401,F403
 from .losses import MACsLoss
 from .macs_counter import MACsCounter
 from .pas_model import PaSModel
+from .raw_forward import raw_forward
 
-__all__ = ['MACsLoss', 'MACsCounter', 'PaSModel']
+__all__ = ['MACsLoss', 'MACsCounter', 'PaSModel', 'raw_forward']

@@ -7,11 +7,13 @@ a head shared across FPN levels counts once per level); the channel counts
 come from the DBC gates before and after each layer, so the total is
 differentiable in the gate weights through the straight-through estimator.
 """
+import logging
 from dataclasses import dataclass
 from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
                     Tuple, Union)
 
 import torch
+from mmengine.logging import print_log
 from torch import nn
 
 from ..ops import DBCGate
@@ -156,13 +158,14 @@ class MACsCounter:
             for h in handles:
                 h.remove()
 
-        missing = [i for i, g in enumerate(source_gates)
-                   if g is not None and g not in consumers.values()]
-        if missing:
-            raise RuntimeError(
-                f'gated backbone outputs {missing} are read by no conv or '
-                'linear layer the profiler could trace; pas_mm cannot '
-                'count or prune their consumers.')
+        unread = [i for i, g in enumerate(source_gates)
+                  if g is not None and g not in consumers.values()]
+        if unread:
+            print_log(
+                f'gated backbone outputs {unread} are read by no conv or '
+                'linear layer: unused (e.g. FPN start_level > 0) or read by '
+                'an op pas_mm cannot trace, which deploy verification would '
+                'catch', logger='current', level=logging.WARNING)
         entries = []
         for m, factor in factors.items():
             if m in ignored:

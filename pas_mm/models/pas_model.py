@@ -13,6 +13,7 @@ from ..ops import DBCGate
 from .backbones.gated_backbone import GatedBackboneMixin
 from .losses import format_macs
 from .macs_counter import MACsCounter
+from .raw_forward import raw_forward
 
 
 @MODELS.register_module()
@@ -74,8 +75,8 @@ class PaSModel(BaseModel):
         self.input_shape = tuple(input_shape)
         self.counter, self.consumers = MACsCounter.profile(
             architecture,
-            lambda: architecture(torch.zeros(1, *self.input_shape),
-                                 mode='tensor'),
+            lambda: raw_forward(architecture,
+                                torch.zeros(1, *self.input_shape)),
             gated=backbone.gated_layers(),
             ignored=backbone.fused_away(),
             source=backbone,
