@@ -19,7 +19,7 @@ optim_wrapper = dict(
     paramwise_cfg=dict(
         custom_keys={
             # gates: no weight decay, a larger step so a few epochs move them
-            '.gate.': dict(lr_mult=10.0, decay_mult=0.0),
+            '.gate': dict(lr_mult=10.0, decay_mult=0.0),
         }))
 
 search_epochs = 10

@@ -1,6 +1,7 @@
-"""Argument handling shared by tools/train.py and tools/test.py."""
+"""Argument handling shared by tools/train.py, tools/test.py and deploy."""
 import argparse
 import os.path as osp
+from typing import Optional
 
 from mmengine.config import Config, DictAction
 
@@ -8,17 +9,54 @@ from mmengine.config import Config, DictAction
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--work-dir')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. a.b=1')
+                        help='override config keys, e.g. a.b=1; '
+                        'data_root=DIR also re-points the dataloaders and '
+                        'evaluators that used the old data_root')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def merge_cfg_options(cfg: Config, options: Optional[dict]) -> None:
+    """``cfg.merge_from_dict(options)``, with ``data_root`` followed through.
+
+    A config's top-level ``data_root`` is a plain variable, already copied
+    into its datasets and evaluators when the file was read. When
+    ``options`` sets ``data_root``, every ``data_root`` equal to the old one
+    and every ``ann_file`` starting with it (in dataloaders and evaluators)
+    is rewritten to the new root.
+    """
+    if not options:
+        return
+    old = cfg.get('data_root')
+    cfg.merge_from_dict(options)
+    new = options.get('data_root')
+    if not old or new is None or new == old:
+        return
+
+    def repoint(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == 'data_root' and value == old:
+                    node[key] = new
+                elif (key == 'ann_file' and isinstance(value, str)
+                      and value.startswith(old)):
+                    node[key] = new + value[len(old):]
+                else:
+                    repoint(value)
+        elif isinstance(node, (list, tuple)):
+            for item in node:
+                repoint(item)
+
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
+                'val_evaluator', 'test_evaluator'):
+        repoint(cfg.get(key))
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """Config with --cfg-options, launcher and work_dir applied."""
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    merge_cfg_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])

@@ -24,7 +24,7 @@ def test_imagenet_repvgg_config_inherits_mmpretrain():
     assert cfg.train_dataloader.dataset.type == 'ImageNet'
     # mmpretrain's paramwise keys survive next to the gate key
     keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
-    assert {'branch_3x3.norm', '.gate.'} <= set(keys)
+    assert {'branch_3x3.norm', '.gate'} <= set(keys)
     assert cfg.train_cfg.max_epochs == 60
     model = MODELS.build(cfg.model)
     assert type(model.architecture.backbone).__name__ == 'PaSRepVGG'

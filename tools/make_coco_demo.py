@@ -5,6 +5,12 @@ random colours, positions and sizes on a noisy, textured background. Later
 shapes may partly occlude earlier ones; every annotation describes the
 *visible* part of its instance (polygon segmentation, bbox, area).
 
+The shapes are labelled with four of COCO's 80 categories ('sports ball',
+'tv', 'kite', 'frisbee') and the annotation files list all 80, so a COCO
+config (80-class head, mmdet's CocoDataset/CocoMetric metainfo) trains and
+evaluates on this data unchanged, and the same config runs on real COCO by
+changing only ``data_root``.
+
 Layout (loadable by mmdet's ``CocoDataset`` with ``data_root=<out>/``)::
 
     <out>/annotations/instances_{train,val}2017.json
@@ -13,11 +19,12 @@ Layout (loadable by mmdet's ``CocoDataset`` with ``data_root=<out>/``)::
 Usage::
 
     python tools/make_coco_demo.py --out data/coco_demo \
-        [--train 64 --val 16 --size 128 --seed 0] [--force]
+        [--train 128 --val 32 --size 128 --seed 0] [--force]
 
 The run is skipped when both annotation files already exist with the same
 settings and all their images are present; ``--force`` regenerates.
-Only numpy, OpenCV and pycocotools are used; nothing is downloaded.
+Only numpy, OpenCV, pycocotools and mmdet's COCO class list are used;
+nothing is downloaded.
 """
 import argparse
 import contextlib
@@ -30,10 +37,14 @@ import re
 import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
+from mmdet.datasets import CocoDataset
 from pycocotools.coco import COCO
 
-CLASSES = ('circle', 'square', 'triangle', 'ellipse')
+CLASSES = ('circle', 'square', 'triangle', 'ellipse')  # what is drawn
+COCO_NAMES = dict(circle='sports ball', square='tv', triangle='kite',
+                  ellipse='frisbee')  # the COCO category each is labelled
 SPLITS = ('train2017', 'val2017')
+COCO_CLASSES = CocoDataset.METAINFO['classes']  # category id = index + 1
 MIN_VISIBLE = 0.6  # an occluded instance keeps at least this share of pixels
 
 
@@ -108,7 +119,7 @@ def make_image(rng, size):
         else:
             continue  # no acceptable placement; fewer objects this image
         masks = visible + [new]
-        labels.append(label + 1)
+        labels.append(COCO_CLASSES.index(COCO_NAMES[CLASSES[label]]) + 1)
         colour = rng.integers(0, 256, 3)
         shaded = colour + rng.normal(0, 8, img.shape)
         img[new > 0] = np.clip(shaded, 0, 255).astype(np.uint8)[new > 0]
@@ -136,8 +147,7 @@ def make_split(out, split, num, size, rng):
                 anns.append(dict(id=len(anns) + 1, image_id=img_id,
                                  category_id=cat_id, **ann))
     return dict(images=images, annotations=anns, categories=[
-        dict(id=i + 1, name=n, supercategory='shape')
-        for i, n in enumerate(CLASSES)])
+        dict(id=i + 1, name=n) for i, n in enumerate(COCO_CLASSES)])
 
 
 def validate(ann_file, img_dir, size):
@@ -178,15 +188,15 @@ def is_up_to_date(out, settings):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default='data/coco_demo')
-    parser.add_argument('--train', type=int, default=64)
-    parser.add_argument('--val', type=int, default=16)
+    parser.add_argument('--train', type=int, default=128)
+    parser.add_argument('--val', type=int, default=32)
     parser.add_argument('--size', type=int, default=128)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--force', action='store_true')
     args = parser.parse_args()
 
     settings = dict(train=args.train, val=args.val, size=args.size,
-                    seed=args.seed, version=1)
+                    seed=args.seed, version=2)
     if not args.force and is_up_to_date(args.out, settings):
         print(f'{args.out}: up to date ({settings}), skipping')
         return

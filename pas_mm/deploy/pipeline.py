@@ -12,6 +12,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from ..cli import merge_cfg_options
 from ..models import MACsCounter, PaSModel, raw_forward
 from ..models.losses import format_macs
 from .export import build_deployed, export_deploy
@@ -72,8 +73,7 @@ def deploy(config: str,
         dict: the report (MACs, params, latency before/after, max diff).
     """
     cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    merge_cfg_options(cfg, cfg_options)
     model = build_pas_model(cfg)
     load_gated_checkpoint(model, checkpoint)
     model.eval()
@@ -88,17 +88,22 @@ def deploy(config: str,
     torch.manual_seed(0)
     inputs = torch.randn(2, *model.input_shape)
     with torch.no_grad():
-        diff = max_abs_diff(raw_forward(model.architecture, inputs),
-                            raw_forward(deployed, inputs))
-    if not diff <= atol:
-        raise DeployError(f'deployed model differs from the gated model: max '
-                          f'abs diff {diff:.3g} > {atol}; nothing written')
+        gated_out = raw_forward(model.architecture, inputs)
+        deployed_out = raw_forward(deployed, inputs)
+    diff = max_abs_diff(gated_out, deployed_out)
+    scaled_diff = max_abs_diff(gated_out, deployed_out, scaled=True)
+    if not scaled_diff <= atol:
+        raise DeployError(
+            f'deployed model differs from the gated model: max abs diff '
+            f'{diff:.3g}, {scaled_diff:.3g} relative to outputs larger than '
+            f'1, > {atol}; nothing written')
 
     one = inputs[:1]
     macs_deployed = MACsCounter.profile(
         deployed, lambda: raw_forward(deployed, one))[0].full()
     report = dict(
         max_abs_diff=diff,
+        max_scaled_diff=scaled_diff,
         macs=dict(full=model.macs_full, searched=model.counter.kept_macs(),
                   deployed=macs_deployed, target=model.macs_target),
         params=dict(gated=count_params(model.architecture),
@@ -152,6 +157,7 @@ def format_report(report: dict) -> str:
     lines = [' | '.join(c.ljust(w) for c, w in zip(r, width)) for r in rows]
     lines.insert(1, '-+-'.join('-' * w for w in width))
     lines.append(f"max abs diff deployed vs gated: {report['max_abs_diff']:.2e}"
-                 f" (input {report['input_shape']}); target "
+                 f" ({report['max_scaled_diff']:.2e} relative to outputs "
+                 f"larger than 1; input {report['input_shape']}); target "
                  f"{format_macs(m['target'])}")
     return '\n'.join(lines)
