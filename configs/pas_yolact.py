@@ -12,6 +12,7 @@ _base_ = ['./pas_yolact_r50_1xb8-55e_coco.py']
 search_epochs = 4
 finetune_epochs = 4
 custom_hooks = [
+    dict(type='DatasetCheckHook'),  # missing images, broken masks: up front
     dict(type='CheckInvalidLossHook', interval=50, priority='VERY_LOW'),
     dict(type='PaSSearchHook', search_epochs=search_epochs, interval=8),
 ]

@@ -20,6 +20,7 @@ optim_wrapper = dict(paramwise_cfg=dict(
 # 10 search epochs, then the masks are fixed and mmdet's 55-epoch schedule
 # goes on as fine-tuning
 custom_hooks = [
+    dict(type='DatasetCheckHook'),  # missing images, broken masks: up front
     dict(type='CheckInvalidLossHook', interval=50, priority='VERY_LOW'),
     dict(type='PaSSearchHook', search_epochs=10, interval=50),
 ]
