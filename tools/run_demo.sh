@@ -1,22 +1,40 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: install (if needed), write the digits
-# data, search -> fine-tune (tools/train.py), deploy (fuse + prune + verify),
-# evaluate gated and deployed models, print the result table.
+# The main job on embedded data: install (if needed), write the data,
+# search -> fine-tune (tools/train.py), deploy (fuse + prune + verify),
+# evaluate gated and deployed models (tools/test.py), print the result table.
+#
+#   bash tools/run_demo.sh                 # RepVGG on 32x32 digits (default)
+#   bash tools/run_demo.sh yolact          # YOLACT-R50 on the COCO-format shapes
+#   bash tools/run_demo.sh yolact_repvgg   # YOLACT with a RepVGG-A0 backbone
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install.sh
-CONFIG=${CONFIG:-configs/pas_repvgg_digits.py}
-WORK=${WORK:-work_dirs/pas_repvgg_digits}
-python3 tools/make_digits.py --out data/digits
+DEMO=${1:-digits}
+case "$DEMO" in
+  digits)
+    CONFIG=configs/pas_repvgg_digits.py
+    METRICS="accuracy/top1"
+    python3 tools/make_digits.py --out data/digits ;;
+  yolact|yolact_repvgg)
+    CONFIG=configs/pas_$DEMO.py
+    METRICS="coco/bbox_mAP coco/segm_mAP"
+    python3 tools/make_coco_demo.py --out data/coco_demo ;;
+  *) echo "unknown demo '$DEMO' (digits, yolact, yolact_repvgg)" >&2; exit 2 ;;
+esac
+WORK=${WORK:-work_dirs/$(basename "$CONFIG" .py)}
 python3 tools/train.py "$CONFIG" --work-dir "$WORK"
 CKPT=$(cat "$WORK/last_checkpoint")
 python3 tools/deploy_reparam.py "$CONFIG" "$CKPT" --out "$WORK/deploy" | tee "$WORK/deploy_table.txt"
-acc() { python3 tools/test.py "$@" --work-dir "$WORK/test" 2>/dev/null | tail -1 | python3 -c "import ast,sys; print('%.2f' % ast.literal_eval(sys.stdin.read())['accuracy/top1'])"; }
-ACC_GATED=$(acc "$CONFIG" "$CKPT")
-ACC_DEPLOY=$(acc "$WORK/deploy/deploy_config.py" "$WORK/deploy/deploy.pth")
+evaluate() {
+  python3 tools/test.py "$1" "$2" --work-dir "$WORK/test" 2>/dev/null | tail -1 |
+    python3 -c "import ast, sys; m = ast.literal_eval(sys.stdin.read()); print(' '.join('%s %.4g' % (k, m[k]) for k in sys.argv[1:]))" $METRICS
+}
+GATED=$(evaluate "$CONFIG" "$CKPT")
+DEPLOYED=$(evaluate "$WORK/deploy/deploy_config.py" "$WORK/deploy/deploy.pth")
 echo
-echo "== PaS result on the embedded digits data ($CONFIG) =="
-cat "$WORK/deploy_table.txt" | head -5
-echo "val top-1 (%)      | gated: $ACC_GATED | deployed: $ACC_DEPLOY"
+echo "== PaS result on embedded data ($CONFIG) =="
+sed -n "/gated (train form)/,/max abs diff/p" "$WORK/deploy_table.txt"
+echo "gated    : $GATED"
+echo "deployed : $DEPLOYED"
 echo "searched widths    : $WORK/pas_subnet.json"
 echo "deploy config+ckpt : $WORK/deploy/deploy_config.py $WORK/deploy/deploy.pth"
