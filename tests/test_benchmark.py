@@ -1,0 +1,89 @@
+"""Fast smoke test of the benchmark code (the long runs live in
+tools/benchmark/run_all.py, not here)."""
+import json
+import os
+import os.path as osp
+import sys
+
+import pytest
+import torch
+from conftest import ROOT, randomize, tiny_repvgg_classifier
+from mmengine.registry import MODELS
+
+from pas_mm.benchmark import (apply_masks, macs_of_widths, make_masks,
+                              widths_of)
+from pas_mm.benchmark.pruning import block_norms
+from pas_mm.deploy import build_deployed, export_deploy, max_abs_diff
+
+sys.path.insert(0, osp.join(ROOT, 'tools', 'benchmark'))
+import report  # noqa: E402
+
+
+def tiny_pas():
+    model = MODELS.build(dict(
+        type='PaSModel', architecture=tiny_repvgg_classifier(),
+        input_shape=(3, 32, 32),
+        macs_loss=dict(type='MACsLoss', target=0.5)))
+    return randomize(model).eval()
+
+
+@pytest.mark.parametrize('method', ['uniform', 'l1', 'slim'])
+@pytest.mark.parametrize('ratio', [0.75, 0.3])
+def test_baselines_reach_the_target_and_deploy(method, ratio):
+    model = tiny_pas()
+    target = ratio * model.macs_full
+    masks = make_masks(model, method, target)
+    reached = macs_of_widths(model, widths_of(masks))
+    assert target * 0.9 <= reached <= target  # largest MACs not above it
+    apply_masks(model, masks)
+    assert model.searched and model.counter.kept_macs() == reached
+    deployed = build_deployed(*export_deploy(model))
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert max_abs_diff(model.architecture(x, mode='tensor'),
+                            deployed(x, mode='tensor')) <= 1e-4
+
+
+def test_uniform_keeps_one_ratio_and_slimming_drops_zero_gammas_first():
+    model = tiny_pas()
+    widths = widths_of(make_masks(model, 'uniform', 0.5 * model.macs_full))
+    ratios = [widths[n] / g.num_channels for n, g in model.gates().items()]
+    assert max(ratios) - min(ratios) < 0.1
+
+    block = model.architecture.backbone.stage_3[1]
+    for norm in block_norms(block):  # 3x3, 1x1 and identity BNs
+        norm.weight.data[:5] = 0
+    masks = make_masks(model, 'slim', 0.9 * model.macs_full)
+    assert not masks['backbone.stage_3.1.gate'][:5].any()
+
+
+def test_unknown_method_is_rejected():
+    with pytest.raises(ValueError, match="unknown pruning method 'magic'"):
+        make_masks(tiny_pas(), 'magic', 1e6)
+
+
+def fake_run(out, method, target, seed, acc, macs):
+    name = f'{method}-t{target}-s{seed}'
+    os.makedirs(osp.join(out, 'runs', name))
+    with open(osp.join(out, 'runs', name, 'result.json'), 'w') as f:
+        json.dump(dict(method=method, target=target, seed=seed,
+                       acc_deployed=acc, acc_gated=acc, macs_full=100.0,
+                       macs_deployed=macs, max_abs_diff=1e-6,
+                       widths=[4, 8], full_widths=[8, 16]), f)
+
+
+def test_report_table_means_spreads_and_plots(tmp_path):
+    out = str(tmp_path)
+    fake_run(out, 'pas', 0.5, 0, 90.0, 49.0)
+    fake_run(out, 'pas', 0.5, 1, 92.0, 51.0)
+    fake_run(out, 'uniform', 0.5, 0, 88.0, 50.0)
+    results = report.write_report(out, dict(command='test', seeds=[0, 1]))
+    rows = {r['method']: r for r in results['summary']}
+    assert rows['pas']['acc_mean'] == pytest.approx(91.0)
+    assert rows['pas']['acc_std'] == pytest.approx(2 ** 0.5)
+    assert rows['pas']['macs_ratio_mean'] == pytest.approx(0.5)
+    md = open(osp.join(out, 'results.md')).read()
+    assert '| 50% | PaS (search + fine-tune) | 50.0 ± 1.4 | **91.00 ± 1.41**' \
+        in md
+    for name in ('widths', 'acc_vs_macs'):
+        assert osp.getsize(osp.join(out, f'{name}.png')) > 1000
