@@ -40,16 +40,27 @@ def test_repvgg_deploy_equivalence_with_random_masks(seed):
     assert_equivalent(model, deployed, (3, 32, 32))
 
 
-@pytest.mark.parametrize('depth', [18, 50])
-def test_resnet_deploy_equivalence_with_random_masks(depth):
-    model = searched_model(resnet_classifier(depth), (3, 64, 64))
+@pytest.mark.parametrize('depth, backbone', [
+    (18, {}), (50, {}), (50, dict(deep_stem=True, avg_down=True))])
+def test_resnet_deploy_equivalence_with_random_masks(depth, backbone):
+    arch = resnet_classifier(depth)
+    arch['backbone'].update(backbone)
+    model = searched_model(arch, (3, 64, 64))
     cfg, state = export_deploy(model)
     blocks = model.architecture.backbone.blocks()
     assert cfg['backbone']['mid_widths'] == [
         [g.num_kept() for g in b.inner_gates()] for b in blocks]
+    assert cfg['backbone']['fold_bn']
     deployed = build_deployed(cfg, state)
     assert deployed.backbone.layer1[0].conv2.in_channels == \
         blocks[0].gate1.num_kept()
+    # BN folded into the convs: no norm layer is left (stem, blocks,
+    # downsample), every conv has a bias
+    assert not any(isinstance(m, torch.nn.BatchNorm2d)
+                   for m in deployed.backbone.modules())
+    convs = [m for m in deployed.backbone.modules()
+             if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.bias is not None for c in convs)
     assert_equivalent(model, deployed, (3, 64, 64))
 
 

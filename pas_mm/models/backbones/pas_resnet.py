@@ -1,5 +1,5 @@
 """ResNet with DBC gates on the inner channels of every residual block."""
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.utils.checkpoint as cp
@@ -7,8 +7,27 @@ from mmcv.cnn import build_norm_layer
 from mmengine.registry import MODELS
 from mmpretrain.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from .gated_backbone import GatedBackboneMixin, gate_or_none, slice_channels
+
+
+def fold_bn(weight: torch.Tensor, bias: Optional[torch.Tensor],
+            norm: Dict[str, torch.Tensor], eps: float):
+    """Fold an eval-mode BN (its state tensors) into the conv before it.
+
+    Returns the (O, I, k, k) weight and (O,) bias of one conv computing
+    ``bn(conv(x))``.
+    """
+    scale = norm['weight'] / torch.sqrt(norm['running_var'] + eps)
+    bias = torch.zeros_like(scale) if bias is None else bias
+    return (weight * scale.reshape(-1, 1, 1, 1),
+            (bias - norm['running_mean']) * scale + norm['bias'])
+
+
+def _replace(root: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, attr = name.rpartition('.')
+    setattr(root.get_submodule(parent) if parent else root, attr, module)
 
 
 class GatedResidualMixin:
@@ -99,6 +118,8 @@ class PaSResNet(GatedBackboneMixin, ResNet):
             Bottleneck). Pruned deploy models set these.
         gate_cfg (dict, optional): :class:`DBCGate` arguments; None builds
             no gates (the deploy form).
+        fold_bn (bool): BN folded into the convs (convs with bias, norms
+            replaced by ``nn.Identity``): the deploy form.
     """
 
     arch_settings = {
@@ -113,6 +134,7 @@ class PaSResNet(GatedBackboneMixin, ResNet):
                  depth: int,
                  mid_widths: Optional[List[List[int]]] = None,
                  gate_cfg: Optional[dict] = dict(),
+                 fold_bn: bool = False,
                  **kwargs):
         self.gate_cfg = gate_cfg
         if depth not in self.arch_settings:
@@ -130,12 +152,35 @@ class PaSResNet(GatedBackboneMixin, ResNet):
                     f'({len(blocks)} blocks), got {mid_widths}')
             for b, w in zip(blocks, mid_widths):
                 b.set_mid_widths(w)
+        if fold_bn:
+            names = {m: n for n, m in self.named_modules()}
+            for conv, norm in self.conv_norm_pairs():
+                _replace(self, names[conv], nn.Conv2d(
+                    conv.in_channels, conv.out_channels, conv.kernel_size,
+                    conv.stride, conv.padding, conv.dilation, conv.groups,
+                    bias=True))
+                _replace(self, names[norm], nn.Identity())
 
     def make_res_layer(self, **kwargs):
         return super().make_res_layer(gate_cfg=self.gate_cfg, **kwargs)
 
     def blocks(self) -> List[GatedResidualMixin]:
         return [b for name in self.res_layers for b in getattr(self, name)]
+
+    def conv_norm_pairs(self) -> List[Tuple[nn.Conv2d, nn.Module]]:
+        """Every (conv, norm that follows it): stem, blocks, downsamples."""
+        if self.deep_stem:
+            pairs = [(m.conv, m.norm) for m in self.stem]
+        else:
+            pairs = [(self.conv1, self.norm1)]
+        for b in self.blocks():
+            pairs += b.conv_norms()
+            if b.downsample is not None:
+                pairs += list(zip(
+                    [m for m in b.downsample if isinstance(m, nn.Conv2d)],
+                    [m for m in b.downsample
+                     if not isinstance(m, (nn.Conv2d, nn.AvgPool2d))]))
+        return pairs
 
     def gated_layers(self):
         layers = {}
@@ -167,4 +212,15 @@ class PaSResNet(GatedBackboneMixin, ResNet):
                 for k in ('weight', 'bias', 'running_mean', 'running_var'):
                     state[f'{n}.{k}'] = slice_channels(state[f'{n}.{k}'],
                                                        masks[i + 1])
-        return dict(mid_widths=mid_widths, gate_cfg=None), state
+        pairs = self.conv_norm_pairs()
+        foldable = all(isinstance(n, _BatchNorm) for _, n in pairs)
+        for conv, norm in pairs if foldable else []:
+            c, n = names[conv], names[norm]
+            bn = {k: state.pop(f'{n}.{k}') for k in
+                  ('weight', 'bias', 'running_mean', 'running_var')}
+            state.pop(f'{n}.num_batches_tracked', None)
+            state[f'{c}.weight'], state[f'{c}.bias'] = fold_bn(
+                state[f'{c}.weight'], state.pop(f'{c}.bias', None), bn,
+                norm.eps)
+        return dict(mid_widths=mid_widths, gate_cfg=None,
+                    fold_bn=foldable), state
