@@ -10,7 +10,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS
 from mmengine.runner import Runner
 
-from pas_mm.deploy import DeployError, deploy
+from pas_mm.deploy import DeployError, deploy, export_deploy
 
 CONFIG = osp.join(ROOT, 'configs/pas_repvgg_digits.py')
 
@@ -75,6 +75,25 @@ def test_deploy_tool_writes_verified_plain_model(trained, tmp_path):
     assert all(h.type != 'PaSSearchHook' for h in cfg.custom_hooks)
     state = torch.load(out / 'deploy.pth')['state_dict']
     assert not any('gate' in k for k in state)
+
+
+def test_deploy_that_changes_outputs_fails_and_writes_nothing(
+        trained, tmp_path, monkeypatch):
+    from pas_mm.deploy import pipeline
+
+    def broken_export(model):
+        cfg, state = export_deploy(model)
+        key = next(k for k in state if k.endswith('branch_reparam.weight'))
+        state[key] = state[key] * 1.01  # a 1% wrong kernel in one layer
+        return cfg, state
+
+    monkeypatch.setattr(pipeline, 'export_deploy', broken_export)
+    out = tmp_path / 'deploy'
+    with pytest.raises(DeployError,
+                       match=r'differs from the gated model: max abs diff '
+                       r'.* \(float64\); nothing written'):
+        deploy(CONFIG, osp.join(trained[1], 'epoch_3.pth'), str(out))
+    assert not out.exists() and os.listdir(tmp_path) == []
 
 
 def test_deploy_rejects_unsearched_checkpoint(trained, tmp_path):

@@ -2,9 +2,9 @@
 
 Fuses RepVGG branches, folds BN, slices channels by the searched masks and
 drops the gates; checks the deployed outputs against the gated model (max
-abs diff <= --atol, relative to outputs larger than 1) and only then writes
-OUT/deploy_config.py, OUT/deploy.pth, OUT/pas_subnet.json and
-OUT/report.json.
+abs diff <= --atol, computed in float64; the float32 diff is reported) and
+only then writes OUT/deploy_config.py, OUT/deploy.pth, OUT/pas_subnet.json
+and OUT/report.json.
 
     python tools/deploy_reparam.py CONFIG CHECKPOINT --out DIR
     python tools/test.py DIR/deploy_config.py DIR/deploy.pth

@@ -70,7 +70,13 @@ def set_input_widths(cfg: dict, out_widths: list) -> None:
 
 
 def build_deployed(cfg: dict, state: Dict[str, torch.Tensor]):
-    """Build the deploy architecture and load its weights strictly."""
+    """Build the deploy architecture and load its weights strictly.
+
+    The model takes the floating dtype of ``state`` (float64 for the exact
+    equivalence check of the deploy tool).
+    """
     deployed = MODELS.build(copy.deepcopy(cfg))
-    deployed.load_state_dict(state, strict=True)
+    dtype = next((v.dtype for v in state.values() if v.is_floating_point()),
+                 torch.float32)
+    deployed.to(dtype).load_state_dict(state, strict=True)
     return deployed.eval()
