@@ -63,8 +63,10 @@ def coco_root(tmp_path_factory):
     return out + '/'
 
 
-@pytest.mark.parametrize('config, num_gates', zip(CONFIGS, [32, 22]))
-def test_config_builds_and_counts_the_whole_detector(config, num_gates):
+@pytest.mark.parametrize('config, num_gates, size', [
+    (CONFIGS[0], 32, 128), (CONFIGS[1], 22, 128),
+    ('configs/pas_yolact_r50_1xb8-55e_coco.py', 32, 550)])
+def test_config_builds_and_counts_the_whole_detector(config, num_gates, size):
     cfg = load_cfg(config)
     init_default_scope('mmdet')
     model = MODELS.build(cfg.model)
@@ -78,7 +80,7 @@ def test_config_builds_and_counts_the_whole_detector(config, num_gates):
     assert len(gate_params) == num_gates
     assert all(key in n for n in gate_params)
     # backbone, FPN, box/coefficient head and protonet, at the input size
-    assert model.input_shape == (3, 128, 128)
+    assert model.input_shape == (3, size, size)
     names = [e.name for e in model.counter.entries]
     for part in ('backbone.', 'neck.', 'bbox_head.', 'mask_head.protonet'):
         assert any(n.startswith(part) for n in names), part
