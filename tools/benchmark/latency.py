@@ -79,7 +79,7 @@ def onnx_latency(models: dict, shape, runs: int, threads: int) -> dict:
         import onnxruntime as ort
     except ImportError as e:
         return dict(error=f'onnxruntime not installed ({e}); '
-                    '`pip install onnx onnxruntime` to include it')
+                    '`pip install onnx onnxruntime "numpy<2"` to include it')
     out = dict(threads=threads, models=[])
     x = torch.randn(1, *shape)
     for name, model in models.items():
