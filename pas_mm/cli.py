@@ -1,7 +1,7 @@
 """Argument handling shared by tools/train.py, tools/test.py and deploy."""
 import argparse
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 from mmengine.config import Config, DictAction
 
@@ -51,6 +51,40 @@ def merge_cfg_options(cfg: Config, options: Optional[dict]) -> None:
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
                 'val_evaluator', 'test_evaluator'):
         repoint(cfg.get(key))
+
+
+# data written by a generator script in tools/ (nothing is downloaded)
+GENERATORS = {'digits': 'python tools/make_digits.py',
+              'coco_demo': 'python tools/make_coco_demo.py'}
+
+
+def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
+    """Fail early, with a hint, when a dataloader's data is not on disk.
+
+    Checks ``data_root`` + ``ann_file`` (or + ``data_prefix`` when there is
+    no annotation file) of ``{split}_dataloader.dataset`` for each split;
+    remote paths (``s3://`` etc.) are left to the file backend.
+
+    Raises:
+        FileNotFoundError: naming the missing path and, for the embedded
+            demo data, the command that writes it.
+    """
+    for split in splits:
+        ds = (cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}
+        root = ds.get('data_root') or ''
+        prefix = ds.get('data_prefix') or ''
+        if isinstance(prefix, dict):
+            prefix = prefix.get('img_path', prefix.get('img', ''))
+        path = osp.join(root, ds['ann_file'] if ds.get('ann_file')
+                        else prefix)
+        if not path or '://' in path or osp.exists(path):
+            continue
+        name = osp.basename(osp.normpath(root))
+        hint = (f'; write it with `{GENERATORS[name]} --out {root}`'
+                if name in GENERATORS else '; set data_root (e.g. '
+                '--cfg-options data_root=DIR) to where the data is')
+        raise FileNotFoundError(
+            f'{split} data not found: {path} does not exist{hint}')
 
 
 def load_config(args: argparse.Namespace) -> Config:

@@ -18,7 +18,7 @@ from mmengine.registry import DATASETS, MODELS, init_default_scope
 from mmengine.runner import Runner
 from torch import nn
 
-from pas_mm.cli import merge_cfg_options
+from pas_mm.cli import check_data_paths, merge_cfg_options
 from pas_mm.deploy import (build_deployed, deploy, export_deploy,
                            flatten_outputs)
 from pas_mm.deploy.pipeline import load_gated_checkpoint
@@ -297,3 +297,21 @@ def test_all_masks_broken_is_an_error(coco_root, tmp_path, monkeypatch):
     edit_annotations(root, edit)
     with pytest.raises(ValueError, match='all .* instance masks are broken'):
         check(root, monkeypatch)
+
+
+def test_missing_data_is_named_with_the_command_that_writes_it(tmp_path):
+    root = str(tmp_path / 'coco_demo') + '/'
+    with pytest.raises(FileNotFoundError,
+                       match=r'train data not found: .*coco_demo/annotations/'
+                       r'instances_train2017.json does not exist; write it '
+                       r'with `python tools/make_coco_demo.py'):
+        check_data_paths(load_cfg(CONFIGS[0], data_root=root), ['train'])
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', CONFIGS[0], '--work-dir',
+         str(tmp_path / 'w'), '--cfg-options',
+         f'data_root={tmp_path}/coco/'],
+        cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        'train.py: error: train data not found')
+    assert 'set data_root' in proc.stderr

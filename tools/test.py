@@ -7,7 +7,7 @@ import argparse
 import pas_mm  # noqa: F401  (compat fixes before mmengine loads anything)
 from mmengine.runner import Runner
 
-from pas_mm.cli import add_common_args, load_config
+from pas_mm.cli import add_common_args, check_data_paths, load_config
 
 
 def main():
@@ -17,6 +17,10 @@ def main():
     add_common_args(parser)
     args = parser.parse_args()
     cfg = load_config(args)
+    try:
+        check_data_paths(cfg, ('test', ))
+    except FileNotFoundError as e:
+        parser.error(str(e))
     cfg.load_from = args.checkpoint
     print(Runner.from_cfg(cfg).test())
 
