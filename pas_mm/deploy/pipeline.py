@@ -5,18 +5,19 @@ import os
 import os.path as osp
 import shutil
 import tempfile
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner.checkpoint import _load_checkpoint
+from torch import nn
 
 from ..cli import merge_cfg_options
-from ..models import MACsCounter, PaSModel, raw_forward
+from ..models import PaSModel, raw_forward
 from ..models.losses import format_macs
 from .export import build_deployed, export_deploy
-from .verify import count_params, max_abs_diff, measure_latency
+from .verify import count_macs, count_params, max_abs_diff, measure_latency
 
 
 class DeployError(RuntimeError):
@@ -58,6 +59,46 @@ def load_gated_checkpoint(model: PaSModel, checkpoint: str) -> None:
             f'{result.unexpected_keys[:5]}')
 
 
+def export_verified(model: PaSModel, atol: float = 1e-4
+                    ) -> Tuple[dict, Dict[str, torch.Tensor], nn.Module, dict]:
+    """Deploy form of a searched PaSModel, checked against the gated model.
+
+    Fusing, folding and slicing are exact in real arithmetic, so export and
+    check run in float64, where a wrong weight shows at full size while
+    rounding does not (float32 rounding grows with the activations, which
+    reach 1e3 in a detector on random input). The float32 difference is
+    measured too.
+
+    Returns:
+        (deploy architecture config, float32 state dict, deployed float32
+        model, dict(max_abs_diff=float32 diff, max_abs_diff_float64=...))
+
+    Raises:
+        DeployError: the float64 outputs differ by more than ``atol``.
+    """
+    model64 = copy.deepcopy(model).double()
+    arch_cfg, state64 = export_deploy(model64)
+    deployed64 = build_deployed(arch_cfg, state64)
+    inputs = torch.randn(2, *model.input_shape,
+                         generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        exact_diff = max_abs_diff(
+            raw_forward(model64.architecture, inputs.double()),
+            raw_forward(deployed64, inputs.double()))
+    if not exact_diff <= atol:
+        raise DeployError(
+            f'deployed model differs from the gated model: max abs diff '
+            f'{exact_diff:.3g} > {atol} (float64); nothing written')
+    state = {k: v.float() if v.is_floating_point() else v
+             for k, v in state64.items()}
+    deployed = build_deployed(arch_cfg, state)
+    with torch.no_grad():
+        diff = max_abs_diff(raw_forward(model.architecture, inputs),
+                            raw_forward(deployed, inputs))
+    return arch_cfg, state, deployed, dict(max_abs_diff=diff,
+                                           max_abs_diff_float64=exact_diff)
+
+
 def deploy(config: str,
            checkpoint: str,
            out_dir: str,
@@ -82,39 +123,14 @@ def deploy(config: str,
             f'checkpoint {checkpoint} has not been searched: its gates were '
             'never fixed (PaSSearchHook ends the search at search_epochs). '
             'Deploy a checkpoint saved after the search ended.')
-    # Fusing, folding and slicing are exact in real arithmetic: export and
-    # check them in float64, where a wrong weight shows at full size while
-    # rounding does not (float32 rounding grows with the activations, which
-    # reach 1e3 in a detector on random input).
-    model64 = copy.deepcopy(model).double()
-    arch_cfg, state64 = export_deploy(model64)
-    deployed64 = build_deployed(arch_cfg, state64)
-    torch.manual_seed(0)
-    inputs = torch.randn(2, *model.input_shape)
-    with torch.no_grad():
-        exact_diff = max_abs_diff(
-            raw_forward(model64.architecture, inputs.double()),
-            raw_forward(deployed64, inputs.double()))
-    if not exact_diff <= atol:
-        raise DeployError(
-            f'deployed model differs from the gated model: max abs diff '
-            f'{exact_diff:.3g} > {atol} (float64); nothing written')
-    state = {k: v.float() if v.is_floating_point() else v
-             for k, v in state64.items()}
-    deployed = build_deployed(arch_cfg, state)
-    with torch.no_grad():
-        diff = max_abs_diff(raw_forward(model.architecture, inputs),
-                            raw_forward(deployed, inputs))
-    del model64, deployed64
-
-    one = inputs[:1]
-    macs_deployed = MACsCounter.profile(
-        deployed, lambda: raw_forward(deployed, one))[0].full()
+    arch_cfg, state, deployed, diffs = export_verified(model, atol)
+    one = torch.randn(1, *model.input_shape,  # the first check input
+                      generator=torch.Generator().manual_seed(0))
     report = dict(
-        max_abs_diff=diff,
-        max_abs_diff_float64=exact_diff,
+        **diffs,
         macs=dict(full=model.macs_full, searched=model.counter.kept_macs(),
-                  deployed=macs_deployed, target=model.macs_target),
+                  deployed=count_macs(deployed, model.input_shape),
+                  target=model.macs_target),
         params=dict(gated=count_params(model.architecture),
                     deployed=count_params(deployed)),
         latency_ms=dict(

@@ -6,6 +6,8 @@ import torch
 from mmengine.structures import BaseDataElement
 from torch import nn
 
+from ..models import MACsCounter, raw_forward
+
 
 def flatten_outputs(obj) -> List[torch.Tensor]:
     """All tensors in nested outputs (tuples, dicts, data samples)."""
@@ -33,6 +35,12 @@ def max_abs_diff(a, b) -> float:
             f'{[tuple(t.shape) for t in ta]} vs {[tuple(t.shape) for t in tb]}')
     return max((float((x.double() - y.double()).abs().max()) if x.numel()
                 else 0. for x, y in zip(ta, tb)), default=0.)
+
+
+def count_macs(model: nn.Module, input_shape) -> float:
+    """Conv + FC MACs of one deploy-time forward (batch 1, ``(C, H, W)``)."""
+    x = torch.zeros(1, *input_shape)
+    return MACsCounter.profile(model, lambda: raw_forward(model, x))[0].full()
 
 
 def count_params(model: nn.Module) -> int:

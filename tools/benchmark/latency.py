@@ -27,7 +27,7 @@ import common  # noqa: E402,F401  (pas_mm first)
 import torch  # noqa: E402
 from mmengine.registry import MODELS, init_default_scope  # noqa: E402
 
-from pas_mm.models import MACsCounter  # noqa: E402
+from pas_mm.deploy import count_macs  # noqa: E402
 from pas_mm.models.backbones import PaSRepVGG  # noqa: E402
 
 
@@ -45,11 +45,6 @@ def reference_cfgs(deploy_cfg: dict):
         cfg['head'] = dict(cfg['head'], in_channels=full[-1])
         out[name] = cfg
     return out
-
-
-def macs(model, shape) -> float:
-    x = torch.zeros(1, *shape)
-    return MACsCounter.profile(model, lambda: model(x, mode='tensor'))[0].full()
 
 
 @torch.no_grad()
@@ -166,7 +161,7 @@ def main(argv=None):
         m.load_state_dict(d['state_dict'], strict=True)
         models[name] = m.eval()
     for name, m in models.items():
-        model_macs[name] = macs(m, shape)
+        model_macs[name] = count_macs(m, shape)
 
     settings = []
     for threads in args.threads:

@@ -23,8 +23,7 @@ from common import build_cfg  # noqa: E402
 import torch  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from pas_mm.deploy import build_deployed, export_deploy, max_abs_diff  # noqa
-from pas_mm.models import MACsCounter  # noqa: E402
+from pas_mm.deploy import count_macs, export_verified  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -60,14 +59,7 @@ def top1(model, dataloader) -> float:
 def deploy_and_measure(runner, out_dir: str) -> dict:
     model = runner.model
     model.eval()
-    arch_cfg, state = export_deploy(model)
-    deployed = build_deployed(arch_cfg, state)
-    x = torch.randn(2, *model.input_shape)
-    with torch.no_grad():
-        diff = max_abs_diff(model.architecture(x, mode='tensor'),
-                            deployed(x, mode='tensor'))
-        macs_deployed = MACsCounter.profile(
-            deployed, lambda: deployed(x[:1], mode='tensor'))[0].full()
+    arch_cfg, state, deployed, diffs = export_verified(model)
     torch.save(dict(cfg=arch_cfg, state_dict=state,
                     input_shape=list(model.input_shape)),
                osp.join(out_dir, 'deploy.pth'))
@@ -75,8 +67,8 @@ def deploy_and_measure(runner, out_dir: str) -> dict:
         macs_full=model.macs_full,
         macs_target=model.macs_target,
         macs_kept=model.counter.kept_macs(),
-        macs_deployed=macs_deployed,
-        max_abs_diff=diff,
+        macs_deployed=count_macs(deployed, model.input_shape),
+        max_abs_diff=diffs['max_abs_diff'],
         widths=arch_cfg['backbone']['widths'],
         full_widths=[g.num_channels for g in model.gates().values()],
         acc_deployed=top1(deployed, runner.val_loop.dataloader))
