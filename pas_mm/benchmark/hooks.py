@@ -14,10 +14,6 @@ from .pruning import (apply_masks, full_masks, make_masks, slimming_params,
                       widths_of)
 
 
-def unwrap(runner):
-    return PaSSearchHook.pas_model(runner)
-
-
 @HOOKS.register_module()
 class PruneBaselineHook(Hook):
     """Runs a baseline's schedule on a PaS model; records the history.
@@ -55,7 +51,7 @@ class PruneBaselineHook(Hook):
 
     # phases -------------------------------------------------------------
     def before_train(self, runner) -> None:
-        model = unwrap(runner)
+        model = PaSSearchHook.pas_model(runner)
         if self.method == 'pas':
             return
         if runner.epoch >= self.prune_epoch:
@@ -78,7 +74,7 @@ class PruneBaselineHook(Hook):
         for h in self._handles:
             h.remove()
         self._handles = []
-        model = unwrap(runner)
+        model = PaSSearchHook.pas_model(runner)
         masks = make_masks(model, self.method, model.macs_target)
         apply_masks(model, masks)
         self.history['pruned'] = dict(
@@ -92,7 +88,7 @@ class PruneBaselineHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
         if self.every_n_train_iters(runner, self.interval) or batch_idx == 0:
-            model = unwrap(runner)
+            model = PaSSearchHook.pas_model(runner)
             n = len(runner.train_dataloader)
             self.history['train'].append(dict(
                 iter=runner.iter + 1,
@@ -107,7 +103,7 @@ class PruneBaselineHook(Hook):
     def after_val_epoch(self, runner, metrics=None) -> None:
         if runner.train_loop is None or not metrics:
             return
-        model = unwrap(runner)
+        model = PaSSearchHook.pas_model(runner)
         self.history['val'].append(dict(
             epoch=runner.epoch, searched=model.searched,
             macs_ratio=model.counter.kept_macs() / model.macs_full,
@@ -160,7 +156,7 @@ class GateProbeHook(Hook):
         self.records = []
 
     def _probe(self, runner, where: str) -> None:
-        state = gate_state(unwrap(runner))
+        state = gate_state(PaSSearchHook.pas_model(runner))
         equal = None
         if is_distributed():
             states = [None] * get_world_size()

@@ -5,6 +5,8 @@ PaSRepVGG, trained by mmengine's Runner) with the data, schedule, seed and
 hooks changed; ImageNet-style folders other than the digits get a resize
 pipeline, ImageNet mean/std and their own class count.
 """
+import argparse
+import json
 import os
 import os.path as osp
 import sys
@@ -21,6 +23,22 @@ from mmengine.config import Config  # noqa: E402
 BASE_CONFIG = osp.join(ROOT, 'configs', 'pas_repvgg_digits.py')
 IMG_EXT = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff',
            '.webp')
+
+
+def script_parser(doc: str) -> argparse.ArgumentParser:
+    """Arguments every check script takes: --out, --data-root, --img-size."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument('--out', default='work_dirs/benchmark')
+    p.add_argument('--data-root', default='data/digits')
+    p.add_argument('--img-size', type=int, default=32)
+    return p
+
+
+def write_result(out: str, name: str, result: dict) -> None:
+    """Print ``result`` and write it to ``out/name.json``."""
+    print(json.dumps(result, indent=1))
+    with open(osp.join(out, f'{name}.json'), 'w') as f:
+        json.dump(result, f, indent=1)
 
 
 def is_digits(data_root: str) -> bool:

@@ -11,7 +11,6 @@ torchrun: ``torchrun --nproc_per_node=2 tools/train.py CFG --launcher
 pytorch`` (through tools/benchmark/dist_train_cpu.py, which works around
 mmengine calling ``torch.cuda.set_device`` on CPU). Writes OUT/ddp.json (ok, all_equal, probes, MACs start/end).
 """
-import argparse
 import json
 import os
 import os.path as osp
@@ -20,7 +19,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import ROOT, build_cfg  # noqa: E402
+from common import ROOT, build_cfg, script_parser, write_result  # noqa: E402
 
 
 def free_port() -> int:
@@ -30,10 +29,7 @@ def free_port() -> int:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--out', default='work_dirs/benchmark')
-    p.add_argument('--data-root', default='data/digits')
-    p.add_argument('--img-size', type=int, default=32)
+    p = script_parser(__doc__)
     p.add_argument('--nproc', type=int, default=2)
     p.add_argument('--train-indices', type=int, default=512)
     args = p.parse_args(argv)
@@ -86,9 +82,7 @@ def main(argv=None):
                         result['macs_end_ratio'] < 1.0)
         if not result['ok']:
             result['error'] = 'gates differ across ranks or did not move'
-    print(json.dumps(result, indent=1))
-    with open(osp.join(args.out, 'ddp.json'), 'w') as f:
-        json.dump(result, f, indent=1)
+    write_result(args.out, 'ddp', result)
     sys.exit(0 if result['ok'] else 1)
 
 

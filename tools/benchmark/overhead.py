@@ -11,7 +11,6 @@ searching: gates, STE and MACs loss), ``pas_finetune`` (PaSModel with the
 masks fixed). Reports median ms per ``train_step`` and the ratios.
 Writes OUT/overhead.json.
 """
-import argparse
 import copy
 import json
 import os
@@ -20,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import build_cfg  # noqa: E402
+from common import build_cfg, script_parser, write_result  # noqa: E402
 
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
@@ -85,10 +84,7 @@ def measure(cfg, iters: int, blocks: int = 5) -> dict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--out', default='work_dirs/benchmark')
-    p.add_argument('--data-root', default='data/digits')
-    p.add_argument('--img-size', type=int, default=32)
+    p = script_parser(__doc__)
     p.add_argument('--iters', type=int, default=30)
     p.add_argument('--threads', type=int, default=1)
     args = p.parse_args(argv)
@@ -99,9 +95,7 @@ def main(argv=None):
                     method='pas', img_size=args.img_size)
     result = measure(cfg, args.iters)
     result['threads'] = args.threads
-    print(json.dumps(result, indent=1))
-    with open(osp.join(args.out, 'overhead.json'), 'w') as f:
-        json.dump(result, f, indent=1)
+    write_result(args.out, 'overhead', result)
 
 
 if __name__ == '__main__':

@@ -175,6 +175,12 @@ def _plt():
     return plt
 
 
+def _save(fig, path: str) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    _plt().close(fig)
+
+
 def plot_widths(runs: List[dict], path: str, seed: int = 0) -> bool:
     """Kept width per layer vs the original (the paper's width figure)."""
     plt = _plt()
@@ -216,9 +222,7 @@ def plot_widths(runs: List[dict], path: str, seed: int = 0) -> bool:
         ax.legend(fontsize=8, loc='upper left')
         ax.grid(axis='y', alpha=0.3)
     axes[0].set_ylabel('output channels kept (log2)')
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
     return True
 
 
@@ -263,9 +267,7 @@ def plot_search_curves(runs: List[dict], path: str) -> bool:
     ax2.set_title('accuracy over epochs')
     lo = min(v['accuracy/top1'] for r in pas for v in r['history']['val'])
     ax2.set_ylim(max(lo - 2, 0), 100.5)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
     return True
 
 
@@ -291,9 +293,7 @@ def plot_acc_vs_macs(rows: List[dict], path: str) -> bool:
     ax.set_title('accuracy at equal MACs')
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
     return True
 
 

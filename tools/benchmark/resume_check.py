@@ -12,7 +12,6 @@ weights, masks and kept MACs right after resume (before_train) and at the
 end. Compared: B after resume vs the checkpoint loaded into a fresh model
 (exact), and B's end vs A's end (exact). Writes OUT/resume.json.
 """
-import argparse
 import copy
 import json
 import os
@@ -22,7 +21,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import ROOT, build_cfg  # noqa: E402
+from common import ROOT, build_cfg, script_parser, write_result  # noqa: E402
 
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
@@ -52,10 +51,7 @@ def checkpoint_state(cfg_path, ckpt) -> dict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--out', default='work_dirs/benchmark')
-    p.add_argument('--data-root', default='data/digits')
-    p.add_argument('--img-size', type=int, default=32)
+    p = script_parser(__doc__)
     p.add_argument('--train-indices', type=int, default=320)
     args = p.parse_args(argv)
     work = osp.abspath(osp.join(args.out, 'resume'))
@@ -100,9 +96,7 @@ def main(argv=None):
         result['mismatch'] = [n for n in saved['gates']
                               if saved['gates'][n] !=
                               after_resume['gates'].get(n)]
-    print(json.dumps(result, indent=1))
-    with open(osp.join(args.out, 'resume.json'), 'w') as f:
-        json.dump(result, f, indent=1)
+    write_result(args.out, 'resume', result)
     sys.exit(0 if result['ok'] else 1)
 
 
