@@ -3,8 +3,10 @@ tools/benchmark/run_all.py, not here)."""
 import json
 import os
 import os.path as osp
+import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from conftest import ROOT, randomize, tiny_repvgg_classifier
@@ -34,7 +36,7 @@ def test_baselines_reach_the_target_and_deploy(method, ratio):
     target = ratio * model.macs_full
     masks = make_masks(model, method, target)
     reached = macs_of_widths(model, widths_of(masks))
-    assert target * 0.9 <= reached <= target  # largest MACs not above it
+    assert abs(reached / target - 1) <= 0.01  # snapped onto the target
     apply_masks(model, masks)
     assert model.searched and model.counter.kept_macs() == reached
     deployed = build_deployed(*export_deploy(model))
@@ -67,9 +69,10 @@ def fake_run(out, method, target, seed, acc, macs):
     os.makedirs(osp.join(out, 'runs', name))
     with open(osp.join(out, 'runs', name, 'result.json'), 'w') as f:
         json.dump(dict(method=method, target=target, seed=seed,
-                       acc_deployed=acc, acc_gated=acc, macs_full=100.0,
-                       macs_deployed=macs, max_abs_diff=1e-6,
-                       widths=[4, 8], full_widths=[8, 16]), f)
+                       acc_test=acc, acc_val=acc + 1, macs_full=100.0,
+                       macs_target=100.0 * target, macs_deployed=macs,
+                       max_abs_diff=1e-6, widths=[4, 8],
+                       full_widths=[8, 16]), f)
 
 
 def test_report_table_means_spreads_and_plots(tmp_path):
@@ -77,13 +80,57 @@ def test_report_table_means_spreads_and_plots(tmp_path):
     fake_run(out, 'pas', 0.5, 0, 90.0, 49.0)
     fake_run(out, 'pas', 0.5, 1, 92.0, 51.0)
     fake_run(out, 'uniform', 0.5, 0, 88.0, 50.0)
+    fake_run(out, 'uniform', 0.5, 1, 93.0, 50.0)
+    fake_run(out, 'l1', 0.5, 0, 89.0, 50.0)
+    fake_run(out, 'pretrain', 1.0, 0, 95.0, 100.0)  # not a method row
     results = report.write_report(out, dict(command='test', seeds=[0, 1]))
     rows = {r['method']: r for r in results['summary']}
+    assert set(rows) == {'pas', 'uniform', 'l1'}
     assert rows['pas']['acc_mean'] == pytest.approx(91.0)
     assert rows['pas']['acc_std'] == pytest.approx(2 ** 0.5)
     assert rows['pas']['macs_ratio_mean'] == pytest.approx(0.5)
+    assert rows['pas']['target_error_max'] == pytest.approx(0.02)
+    # best baseline by mean is uniform (90.5); paired by seed: +2, -1
+    paired = results['paired'][0]
+    assert paired['best'] == 'uniform' and paired['diffs'] == [2.0, -1.0]
+    assert (paired['wins'], paired['losses']) == (1, 1)
     md = open(osp.join(out, 'results.md')).read()
-    assert '| 50% | PaS (search + fine-tune) | 50.0 ± 1.4 | **91.00 ± 1.41**' \
+    assert '| **PaS (search + fine-tune)** | 91.00 ± 1.41 (50.0%) |' in md
+    assert '| 50% | Uniform width | +2.00, -1.00 | 0.50 ± 2.12 | 1 / 1 |' \
         in md
     for name in ('widths', 'acc_vs_macs'):
         assert osp.getsize(osp.join(out, f'{name}.png')) > 1000
+
+
+def test_quick_benchmark_pretrains_prunes_and_reports(tmp_path):
+    """run_all --quick end to end on a small folder: pre-train once, then
+    PaS, uniform and Torch-Pruning from those weights, all on target."""
+    pytest.importorskip('torch_pruning', reason='pip install --no-deps '
+                        '"torch-pruning==1.6.1" (tools/install_benchmark.sh)')
+    from pas_mm.datasets import stratified_split, write_image_folder
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 60)
+    images = rng.integers(0, 255, (180, 32, 32, 3), dtype=np.uint8)
+    images[:, :8, :8] = labels[:, None, None, None] * 100  # learnable cue
+    data = str(tmp_path / 'data')
+    write_image_folder(data, images, labels, ['a', 'b', 'c'],
+                       stratified_split(labels, (0.6, 0.2, 0.2), 0), {})
+    out = str(tmp_path / 'bench')
+    proc = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools/benchmark/run_all.py'),
+         '--quick', '--data-root', data, '--out', out, '--jobs', '1',
+         '--skip', 'latency', 'overhead', 'ddp', 'resume'],
+        capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.load(open(osp.join(out, 'results.json')))
+    runs = {r['method']: r for r in results['runs']}
+    assert set(runs) == {'pas', 'uniform', 'tp-magnitude-res'}
+    for r in runs.values():
+        assert abs(r['macs_deployed'] / r['macs_target'] - 1) <= 0.01
+        assert r['max_abs_diff'] <= 1e-4 and 0 <= r['acc_test'] <= 100
+    pre = json.load(open(osp.join(out, 'runs', 'pretrain-s0',
+                                  'result.json')))
+    assert pre['macs_deployed'] == runs['pas']['macs_full']
+    # the TP network is residual-coupled: one width per stage
+    widths = runs['tp-magnitude-res']['widths']
+    assert widths[2] == widths[3]  # stage 2's two blocks

@@ -19,7 +19,10 @@ Methods (``make_masks``):
 
 The global-threshold methods prune channels in ascending score order; the
 number pruned is bisected to the smallest count whose MACs are <= target.
-Every layer keeps at least its gate's ``min_keep`` channels.
+Every layer keeps at least its gate's ``min_keep`` channels. Every method
+then flips the channels nearest its cut until the MACs are within 1% of
+the target (:func:`pas_mm.models.snap_to_target`; uniform: the last kept
+channel of the least pruned layers first).
 """
 import math
 from typing import Dict, List
@@ -27,7 +30,10 @@ from typing import Dict, List
 import torch
 from torch import nn
 
+from ..models import snap_to_target
+
 METHODS = ('uniform', 'l1', 'slim', 'full')
+SNAP_TOL = 0.01  # every method ends within 1% of the MACs target
 
 
 def gated_blocks(model) -> Dict[str, nn.Module]:
@@ -42,9 +48,8 @@ def gated_blocks(model) -> Dict[str, nn.Module]:
 
 def macs_of_widths(model, widths: Dict[str, int]) -> float:
     """MACs of the deployed model with ``widths[gate path]`` channels kept."""
-    by_gate = {g: widths[n] for n, g in model.gates().items()}
-    return float(sum(e.macs(lambda g: by_gate[g])
-                     for e in model.counter.entries))
+    return model.counter.macs_of(
+        {g: widths[n] for n, g in model.gates().items()})
 
 
 def widths_of(masks: Dict[str, torch.Tensor]) -> Dict[str, int]:
@@ -173,15 +178,40 @@ def slimming_params(model) -> List[nn.Parameter]:
             for n in block_norms(block)]
 
 
+def snapped(model, masks: Dict[str, torch.Tensor],
+            scores: Dict[str, torch.Tensor], target: float,
+            tol: float = SNAP_TOL) -> Dict[str, torch.Tensor]:
+    """``masks`` moved to within ``tol`` of ``target`` MACs, flipping the
+    channels with the scores nearest the cut (as PaS's search end does)."""
+    gates = model.gates()
+    out = snap_to_target(model.counter,
+                         {gates[n]: m for n, m in masks.items()},
+                         {gates[n]: s for n, s in scores.items()},
+                         target, tol)
+    return {n: out[g] for n, g in gates.items()}
+
+
+def first_channel_scores(model) -> Dict[str, torch.Tensor]:
+    """Scores that keep the first channels of every layer; a snap flips
+    the channel that evens out the layers' kept ratios."""
+    return {n: -torch.arange(1, g.num_channels + 1) / g.num_channels
+            for n, g in model.gates().items()}
+
+
 def make_masks(model, method: str, target: float):
-    """Keep masks of ``method`` at ``target`` absolute MACs."""
+    """Keep masks of ``method`` at ``target`` absolute MACs (within 1%)."""
     if method == 'uniform':
-        return uniform_masks(model, target)
-    if method == 'l1':
-        return global_threshold_masks(model, l1_scores(model), target)
-    if method == 'slim':
-        return global_threshold_masks(model, slimming_scores(model), target)
-    if method == 'full':
+        scores = first_channel_scores(model)
+        masks = uniform_masks(model, target)
+    elif method == 'l1':
+        scores = l1_scores(model)
+        masks = global_threshold_masks(model, scores, target)
+    elif method == 'slim':
+        scores = slimming_scores(model)
+        masks = global_threshold_masks(model, scores, target)
+    elif method == 'full':
         return full_masks(model)
-    raise ValueError(f'unknown pruning method {method!r}, choose from '
-                     f'{METHODS} (PaS masks come from PaSSearchHook)')
+    else:
+        raise ValueError(f'unknown pruning method {method!r}, choose from '
+                         f'{METHODS} (PaS masks come from PaSSearchHook)')
+    return snapped(model, masks, scores, target)

@@ -4,7 +4,8 @@ from .verify import (count_macs, count_params, flatten_outputs, max_abs_diff,
 
 __all__ = ['build_deployed', 'export_deploy', 'count_macs', 'count_params',
            'flatten_outputs', 'max_abs_diff', 'measure_latency']
-from .pipeline import (DeployError, deploy, export_verified,  # noqa: E402
-                       format_report)
+from .pipeline import (DeployError, build_pas_model, deploy,  # noqa: E402
+                       export_verified, format_report)
 
-__all__ += ['DeployError', 'deploy', 'export_verified', 'format_report']
+__all__ += ['DeployError', 'build_pas_model', 'deploy', 'export_verified',
+            'format_report']

@@ -27,6 +27,10 @@ class PaSSearchHook(Hook):
         search_iters (int, optional): iterations of search, for
             iteration-based loops. Neither: search the whole run.
         interval (int): logging interval in iterations.
+        snap_tol (float, optional): when the search ends, flip the channels
+            whose gate weight is nearest the threshold until the MACs are
+            within this relative distance of the target (default 1%);
+            None fixes the masks as the search left them.
         subnet_file (str): file name of the subnet JSON in ``work_dir``.
     """
 
@@ -36,6 +40,7 @@ class PaSSearchHook(Hook):
                  search_epochs: Optional[int] = None,
                  search_iters: Optional[int] = None,
                  interval: int = 50,
+                 snap_tol: Optional[float] = 0.01,
                  subnet_file: str = 'pas_subnet.json'):
         if search_epochs is not None and search_iters is not None:
             raise ValueError('PaSSearchHook: give search_epochs or '
@@ -46,7 +51,11 @@ class PaSSearchHook(Hook):
                 raise ValueError(f'PaSSearchHook: {name}={v} must be >= 0')
         self.search_epochs = search_epochs
         self.search_iters = search_iters
+        if snap_tol is not None and not 0 <= snap_tol < 1:
+            raise ValueError(f'PaSSearchHook: snap_tol={snap_tol} must be '
+                             'in [0, 1) or None')
         self.interval = interval
+        self.snap_tol = snap_tol
         self.subnet_file = subnet_file
 
     @staticmethod
@@ -94,9 +103,12 @@ class PaSSearchHook(Hook):
         model = self.pas_model(runner)
         if model.searched:
             return
-        model.fix_gates()
+        searched = model.macs_summary()
+        model.fix_gates(self.snap_tol)
+        snapped = '' if self.snap_tol is None else \
+            f'searched {searched}; snapped to within {self.snap_tol:.1%}: '
         runner.logger.info(f'PaS: search finished at epoch {runner.epoch}, '
-                           f'iter {runner.iter}; masks fixed, '
+                           f'iter {runner.iter}; masks fixed, {snapped}'
                            f'{model.macs_summary()}')
         self._write_subnet(runner)
 

@@ -3,5 +3,7 @@ from .losses import MACsLoss
 from .macs_counter import MACsCounter
 from .pas_model import PaSModel
 from .raw_forward import raw_forward
+from .snap_to_target import snap_to_target
 
-__all__ = ['MACsLoss', 'MACsCounter', 'PaSModel', 'raw_forward']
+__all__ = ['MACsLoss', 'MACsCounter', 'PaSModel', 'raw_forward',
+           'snap_to_target']

@@ -187,6 +187,10 @@ class MACsCounter:
         """Current MACs from the hard masks (no graph)."""
         return float(sum(e.macs(DBCGate.num_kept) for e in self.entries))
 
+    def macs_of(self, widths: Dict[DBCGate, int]) -> float:
+        """MACs with ``widths[gate]`` channels kept behind each gate."""
+        return float(sum(e.macs(widths.__getitem__) for e in self.entries))
+
     def full(self) -> float:
         """MACs with every channel kept."""
         return float(sum(e.factor * e.in_channels * e.out_channels

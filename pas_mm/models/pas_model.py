@@ -14,6 +14,7 @@ from .backbones.gated_backbone import GatedBackboneMixin
 from .losses import format_macs
 from .macs_counter import MACsCounter
 from .raw_forward import raw_forward
+from .snap_to_target import snap_to_target
 
 
 @MODELS.register_module()
@@ -55,7 +56,7 @@ class PaSModel(BaseModel):
             architecture = copy.deepcopy(dict(architecture))
             if backbone is not None:
                 architecture = Config._merge_a_into_b(
-                    dict(backbone=backbone), architecture)
+                    dict(backbone=copy.deepcopy(backbone)), architecture)
             if data_preprocessor is not None:
                 architecture.setdefault('data_preprocessor', data_preprocessor)
             # the merged config, from which deploy writes its config
@@ -100,9 +101,23 @@ class PaSModel(BaseModel):
         """True once every gate is fixed (search finished)."""
         return all(bool(g.fixed) for g in self.gates().values())
 
-    def fix_gates(self) -> None:
-        for g in self.gates().values():
-            g.fix()
+    def fix_gates(self, snap_tol: Optional[float] = None) -> None:
+        """End the search: freeze every gate's mask.
+
+        Args:
+            snap_tol: if given, the masks are first moved to within this
+                relative distance of the MACs target by flipping the
+                channels whose gate weight is nearest the threshold
+                (:func:`snap_to_target`).
+        """
+        gates = list(self.gates().values())
+        masks = {g: g.hard_mask() for g in gates}
+        if snap_tol is not None:
+            masks = snap_to_target(self.counter, masks,
+                                   {g: g.weight for g in gates},
+                                   self.macs_target, snap_tol)
+        for g in gates:
+            g.fix(masks[g])
 
     def subnet(self) -> dict:
         """Searched widths, JSON-ready, keyed by gate module path."""
@@ -137,6 +152,21 @@ class PaSModel(BaseModel):
         return (f'MACs {format_macs(self.counter.kept_macs())} / target '
                 f'{format_macs(self.macs_target)} (full '
                 f'{format_macs(self.macs_full)})')
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Also load a checkpoint of the wrapped model itself.
+
+        A checkpoint without ``architecture.`` keys (e.g. an mmpretrain or
+        mmdet model-zoo file, or a pre-trained unpruned network) is read as
+        the wrapped model's: its keys move under ``architecture.``; the
+        gates it lacks keep their initial (all kept) state and are reported
+        missing as usual.
+        """
+        arch = prefix + 'architecture.'
+        if not any(k.startswith(arch) for k in state_dict):
+            for k in [k for k in state_dict if k.startswith(prefix)]:
+                state_dict[arch + k[len(prefix):]] = state_dict.pop(k)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # forward -----------------------------------------------------------
     def forward(self, inputs, data_samples=None, mode: str = 'tensor'):

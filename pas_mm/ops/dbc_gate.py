@@ -1,4 +1,6 @@
 """DBC gate: a depth-wise 1x1 binary conv with a straight-through estimator."""
+from typing import Optional
+
 import torch
 from torch import nn
 
@@ -76,9 +78,16 @@ class DBCGate(nn.Module):
             return self.fixed_mask.to(self.weight.dtype) + 0 * self.weight
         return BinarizeSTE.apply(self.weight, self.hard_mask())
 
-    def fix(self) -> None:
-        """Freeze the current mask (end of search)."""
-        self.fixed_mask.copy_(self.hard_mask())
+    def fix(self, mask: Optional[torch.Tensor] = None) -> None:
+        """Freeze ``mask`` (bool (C,); default: the current mask)."""
+        mask = self.hard_mask() if mask is None else mask.to(torch.bool)
+        if mask.shape != (self.num_channels, ) or \
+                int(mask.sum()) < self.min_keep:
+            raise ValueError(
+                f'DBCGate.fix: mask of shape {tuple(mask.shape)} keeping '
+                f'{int(mask.sum())} channels; need ({self.num_channels},) '
+                f'keeping >= min_keep={self.min_keep}')
+        self.fixed_mask.copy_(mask)
         self.fixed.fill_(True)
 
     def num_kept(self) -> int:

@@ -1,16 +1,20 @@
 """Config building shared by the benchmark scripts.
 
-Every run is configs/pas_repvgg_digits.py (PaSModel around a gated
-PaSRepVGG, trained by mmengine's Runner) with the data, schedule, seed and
-hooks changed; ImageNet-style folders other than the digits get a resize
-pipeline, ImageNet mean/std and their own class count.
+Every run is the shipped PaS config of its data (configs/pas_repvgg_
+{digits,animals,elpv}.py: PaSModel around a gated PaSRepVGG, trained by
+mmengine's Runner) with the data root, schedule, seed and hooks changed;
+other ImageNet-style folders use the animals config with their own class
+count.
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
 import sys
 from typing import List, Optional
+
+import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if ROOT not in sys.path:
@@ -20,17 +24,16 @@ import pas_mm  # noqa: E402,F401  (compat fixes before mmengine loads)
 import pas_mm.benchmark  # noqa: E402,F401  (registers the hooks)
 from mmengine.config import Config  # noqa: E402
 
-BASE_CONFIG = osp.join(ROOT, 'configs', 'pas_repvgg_digits.py')
-IMG_EXT = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff',
-           '.webp')
+from pas_mm.datasets import check_image_folder  # noqa: E402
+
+CONFIGS = osp.join(ROOT, 'configs')
 
 
 def script_parser(doc: str) -> argparse.ArgumentParser:
-    """Arguments every check script takes: --out, --data-root, --img-size."""
+    """Arguments every check script takes: --out, --data-root."""
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument('--out', default='work_dirs/benchmark')
     p.add_argument('--data-root', default='data/digits')
-    p.add_argument('--img-size', type=int, default=32)
     return p
 
 
@@ -47,17 +50,38 @@ def is_digits(data_root: str) -> bool:
         f.startswith('.done_') for f in os.listdir(data_root))
 
 
-def class_names(data_root: str) -> List[str]:
-    train = osp.join(data_root, 'train')
-    if not osp.isdir(train):
-        raise FileNotFoundError(
-            f'{data_root} is not an ImageNet-style folder: expected '
-            f'{train}/<class>/<image> (and val/<class>/<image>)')
-    names = sorted(d for d in os.listdir(train)
-                   if osp.isdir(osp.join(train, d)))
-    if len(names) < 2:
-        raise ValueError(f'{train} needs at least 2 class folders')
-    return names
+def base_config(data_root: str) -> str:
+    """The shipped PaS config a data folder trains with.
+
+    ``configs/pas_repvgg_<folder name>.py`` where it exists (digits,
+    animals, elpv); other ImageNet-style folders use the animals recipe
+    (ImageNet mean/std, 32x32), with their own class count.
+    """
+    name = osp.basename(osp.normpath(data_root))
+    path = osp.join(CONFIGS, f'pas_repvgg_{name}.py')
+    if is_digits(data_root):
+        return osp.join(CONFIGS, 'pas_repvgg_digits.py')
+    return path if osp.exists(path) else osp.join(
+        CONFIGS, 'pas_repvgg_animals.py')
+
+
+def data_splits(data_root: str) -> List[str]:
+    """Splits of a data folder: train, val and, where written, test."""
+    return ['train', 'val'] + (['test'] if osp.isdir(
+        osp.join(data_root, 'test')) else [])
+
+
+def spread_indices(folder: str, n: int) -> List[int]:
+    """``n`` evenly spaced indices into the images of ``folder``.
+
+    CustomDataset lists the images class by class, so evenly spaced
+    indices keep every class in proportion (a plain ``indices=n`` would
+    take the first classes only).
+    """
+    total = sum(len(files) for _, _, files in os.walk(folder))
+    if n >= total:
+        return list(range(total))
+    return [int(i) for i in np.linspace(0, total - 1, n).round()]
 
 
 def build_cfg(data_root: str,
@@ -68,11 +92,12 @@ def build_cfg(data_root: str,
               search_epochs: int = 3,
               finetune_epochs: int = 5,
               stop_epoch: Optional[int] = None,
+              prune_epoch: Optional[int] = None,
               slim_lambda: float = 0.,
-              img_size: int = 32,
               train_indices: Optional[int] = None,
               val_indices: Optional[int] = None,
               resume_from: Optional[str] = None,
+              load_from: Optional[str] = None,
               augment: bool = True,
               checkpoint: bool = True,
               extra_hooks: Optional[list] = None) -> Config:
@@ -81,47 +106,40 @@ def build_cfg(data_root: str,
     Args:
         method: 'pas' (gates searched by PaSSearchHook for
             ``search_epochs``) or a baseline of
-            :func:`pas_mm.benchmark.make_masks` (gates open and fixed for
-            ``search_epochs``, then pruned by the method).
+            :func:`pas_mm.benchmark.make_masks` (gates open and fixed
+            until ``prune_epoch``, then pruned by the method).
         target: MACs target, ratio of the full model.
         stop_epoch: end after this many epochs (shared phase-1 run).
+        prune_epoch: epoch at which a baseline prunes (default
+            ``search_epochs``).
         resume_from: checkpoint to resume (epoch, optimizer, LR schedule).
+        load_from: weights to start from (a pre-trained network; the LR
+            schedule starts anew).
         augment: False trains on the test pipeline (bit-exact reruns).
     """
-    cfg = Config.fromfile(BASE_CONFIG)
+    data_root = osp.abspath(data_root)
+    cfg = Config.fromfile(base_config(data_root))
     total = search_epochs + finetune_epochs
     cfg.custom_imports = dict(imports=['pas_mm', 'pas_mm.benchmark'],
                               allow_failed_imports=False)
-    data_root = osp.abspath(data_root)
     if not is_digits(data_root):
-        names = class_names(data_root)
-        norm = dict(mean=[123.675, 116.28, 103.53],
-                    std=[58.395, 57.12, 57.375])
-        cfg.data_preprocessor = dict(num_classes=len(names), to_rgb=True,
-                                     **norm)
+        names = check_image_folder(data_root, data_splits(data_root))
+        cfg.data_preprocessor.num_classes = len(names)
         cfg.model.architecture.head.num_classes = len(names)
-        cfg.train_pipeline = [
-            dict(type='LoadImageFromFile'),
-            dict(type='RandomResizedCrop', scale=img_size),
-            dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-            dict(type='PackInputs')]
-        cfg.test_pipeline = [
-            dict(type='LoadImageFromFile'),
-            dict(type='ResizeEdge', scale=img_size, edge='short'),
-            dict(type='CenterCrop', crop_size=img_size),
-            dict(type='PackInputs')]
-    cfg.model.input_shape = (3, img_size, img_size)
     cfg.model.macs_loss.target = float(target)
     train_pipeline = cfg.train_pipeline if augment else cfg.test_pipeline
-    for key, pipeline, n in (
-            ('train_dataloader', train_pipeline, train_indices),
-            ('val_dataloader', cfg.test_pipeline, val_indices),
-            ('test_dataloader', cfg.test_pipeline, val_indices)):
+    cfg.test_dataloader = copy.deepcopy(cfg.val_dataloader)
+    for key, split, pipeline, n in (
+            ('train_dataloader', 'train', train_pipeline, train_indices),
+            ('val_dataloader', 'val', cfg.test_pipeline, val_indices),
+            ('test_dataloader', data_splits(data_root)[-1],
+             cfg.test_pipeline, val_indices)):
         ds = cfg[key].dataset
         ds.data_root = data_root
+        ds.data_prefix = split
         ds.pipeline = pipeline
         if n is not None:
-            ds.indices = int(n)
+            ds.indices = spread_indices(osp.join(data_root, split), n)
     cfg.train_cfg.max_epochs = total
     cfg.param_scheduler.T_max = total
     cfg.param_scheduler.end = total
@@ -135,12 +153,16 @@ def build_cfg(data_root: str,
         max_keep_ckpts=1, save_last=checkpoint)
     cfg.custom_hooks = [
         dict(type='PruneBaselineHook', method=method,
-             prune_epoch=search_epochs, stop_epoch=stop_epoch,
+             prune_epoch=search_epochs if prune_epoch is None
+             else prune_epoch, stop_epoch=stop_epoch,
              slim_lambda=slim_lambda),
         dict(type='PaSSearchHook',
              search_epochs=search_epochs if method == 'pas' else 0,
-             interval=15),
+             snap_tol=cfg.custom_hooks[0].get('snap_tol', 0.01)
+             if method == 'pas' else None, interval=15),
     ] + list(extra_hooks or [])
     if resume_from:
         cfg.resume, cfg.load_from = True, osp.abspath(resume_from)
+    else:
+        cfg.load_from = load_from and osp.abspath(load_from)
     return cfg

@@ -37,7 +37,7 @@ def main(argv=None):
     os.makedirs(work, exist_ok=True)
     cfg = build_cfg(args.data_root, work, method='pas', target=0.5,
                     search_epochs=1, finetune_epochs=1,
-                    img_size=args.img_size, train_indices=args.train_indices,
+                    train_indices=args.train_indices,
                     val_indices=128, checkpoint=False,
                     extra_hooks=[dict(type='GateProbeHook', interval=1)])
     cfg.pop('experiment_name')  # the Runner syncs its timestamp over ranks

@@ -92,7 +92,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     cfg = build_cfg(args.data_root, osp.join(args.out, 'overhead'),
-                    method='pas', img_size=args.img_size)
+                    method='pas')
     result = measure(cfg, args.iters)
     result['threads'] = args.threads
     write_result(args.out, 'overhead', result)

@@ -16,11 +16,21 @@ METHOD_NAMES = {
     'uniform': 'Uniform width',
     'l1': 'L1-norm (fused filters)',
     'slim': 'Network slimming (BN L1)',
-    'full': 'Unpruned reference',
+    'scratch': 'Uniform narrower, from scratch',
+    'tp-magnitude-res': 'Torch-Pruning L2 magnitude, training form',
+    'tp-taylor-res': 'Torch-Pruning Taylor, training form',
+    'tp-bnscale-res': 'Torch-Pruning BN scale, training form',
+    'tp-magnitude-fused': 'Torch-Pruning L2 magnitude, fused form',
+    'tp-taylor-fused': 'Torch-Pruning Taylor, fused form',
+    'full': 'Unpruned reference (pre-trained + same epochs)',
 }
-METHOD_ORDER = ['pas', 'uniform', 'l1', 'slim', 'full']
+METHOD_ORDER = list(METHOD_NAMES)
+BASELINES = [m for m in METHOD_ORDER if m not in ('pas', 'full')]
 COLORS = {'pas': 'tab:red', 'uniform': 'tab:gray', 'l1': 'tab:blue',
-          'slim': 'tab:green', 'full': 'black'}
+          'slim': 'tab:green', 'scratch': 'tab:brown',
+          'tp-magnitude-res': 'tab:purple', 'tp-taylor-res': 'tab:pink',
+          'tp-bnscale-res': 'tab:olive', 'tp-magnitude-fused': 'tab:cyan',
+          'tp-taylor-fused': 'tab:orange', 'full': 'black'}
 
 
 def load_runs(out: str) -> List[dict]:
@@ -28,8 +38,8 @@ def load_runs(out: str) -> List[dict]:
     runs = []
     for path in sorted(glob.glob(osp.join(out, 'runs', '*', 'result.json'))):
         r = json.load(open(path))
-        if 'acc_deployed' not in r:
-            continue  # a phase-1 run
+        if r['method'] == 'pretrain':
+            continue  # the shared starting point, not a method
         r['name'] = osp.basename(osp.dirname(path))
         hist = osp.join(osp.dirname(path), 'history.json')
         if osp.exists(hist):
@@ -55,18 +65,20 @@ def summarize(runs: List[dict]) -> List[dict]:
     rows = []
     for (method, target), rs in groups.items():
         ratios = [r['macs_deployed'] / r['macs_full'] for r in rs]
-        acc_m, acc_s = _mean_std([r['acc_deployed'] for r in rs])
+        acc_m, acc_s = _mean_std([r['acc_test'] for r in rs])
         mac_m, mac_s = _mean_std(ratios)
         rows.append(dict(
             method=method, target=target, seeds=sorted(r['seed'] for r in rs),
             n=len(rs), acc_mean=acc_m, acc_std=acc_s,
-            acc_min=min(r['acc_deployed'] for r in rs),
-            acc_max=max(r['acc_deployed'] for r in rs),
+            acc_min=min(r['acc_test'] for r in rs),
+            acc_max=max(r['acc_test'] for r in rs),
+            acc_val_mean=_mean_std([r['acc_val'] for r in rs])[0],
+            target_error_max=max(abs(r['macs_deployed'] / r['macs_target']
+                                     - 1) for r in rs),
             macs_ratio_mean=mac_m, macs_ratio_std=mac_s,
             macs_ratio_min=min(ratios), macs_ratio_max=max(ratios),
             macs_full=rs[0]['macs_full'],
             max_abs_diff=max(r['max_abs_diff'] for r in rs),
-            acc_gated_mean=_mean_std([r.get('acc_gated') for r in rs])[0],
             train_seconds_mean=_mean_std(
                 [r.get('train_seconds') for r in rs])[0]))
     rows.sort(key=lambda r: (-r['target'], METHOD_ORDER.index(r['method'])
@@ -83,8 +95,9 @@ def _pm(m, s, fmt='{:.2f}'):
 def results_table(rows: List[dict]) -> str:
     lines = [
         '| MACs target | method | MACs reached (deployed, % of full) '
-        '| top-1 % (mean ± std) | min – max | seeds |',
-        '|---|---|---|---|---|---|']
+        '| test top-1 % (mean ± std) | min – max | val top-1 % | '
+        'max distance to target | seeds |',
+        '|---|---|---|---|---|---|---|---|']
     for r in rows:
         target = '100% (none)' if r['method'] == 'full' else \
             f"{r['target']:.0%}"
@@ -93,7 +106,73 @@ def results_table(rows: List[dict]) -> str:
         lines.append(
             f"| {target} | {METHOD_NAMES.get(r['method'], r['method'])} | "
             f"{reached} | **{_pm(r['acc_mean'], r['acc_std'])}** | "
-            f"{r['acc_min']:.2f} – {r['acc_max']:.2f} | {r['n']} |")
+            f"{r['acc_min']:.2f} – {r['acc_max']:.2f} | "
+            f"{r['acc_val_mean']:.2f} | {100 * r['target_error_max']:.2f}% | "
+            f"{r['n']} |")
+    return '\n'.join(lines)
+
+
+def method_table(rows: List[dict]) -> str:
+    """Methods x targets: test top-1 mean ± std (deployed MACs, % of full)."""
+    targets = sorted({r['target'] for r in rows if r['method'] != 'full'},
+                     reverse=True)
+    cell = {(r['method'], r['target']): r for r in rows}
+    lines = ['| method | ' + ' | '.join(f'{t:.0%} MACs' for t in targets) +
+             ' |', '|---' * (len(targets) + 1) + '|']
+    for m in METHOD_ORDER:
+        if m == 'full':
+            r = cell.get(('full', 1.0))
+            if r:
+                lines.append(f"| {METHOD_NAMES[m]} | "
+                             f"{_pm(r['acc_mean'], r['acc_std'])} (100%)"
+                             + ' |' * len(targets))
+            continue
+        if not any((m, t) in cell for t in targets):
+            continue
+        vals = []
+        for t in targets:
+            r = cell.get((m, t))
+            vals.append('–' if r is None else
+                        f"{_pm(r['acc_mean'], r['acc_std'])} "
+                        f"({100 * r['macs_ratio_mean']:.1f}%)")
+        name = f'**{METHOD_NAMES[m]}**' if m == 'pas' else METHOD_NAMES[m]
+        lines.append(f'| {name} | ' + ' | '.join(vals) + ' |')
+    return '\n'.join(lines)
+
+
+def paired_differences(runs: List[dict], rows: List[dict]) -> List[dict]:
+    """Per target: PaS minus the best baseline (by mean test top-1), seed
+    by seed, over the seeds both have."""
+    out = []
+    for t in sorted({r['target'] for r in rows if r['method'] == 'pas'},
+                    reverse=True):
+        base = [r for r in rows if r['target'] == t
+                and r['method'] in BASELINES]
+        if not base:
+            continue
+        best = max(base, key=lambda r: r['acc_mean'])['method']
+        acc = {(r['method'], r['seed']): r['acc_test'] for r in runs
+               if r['target'] == t}
+        seeds = sorted(s for (m, s) in acc if m == 'pas'
+                       and (best, s) in acc)
+        diffs = [acc[('pas', s)] - acc[(best, s)] for s in seeds]
+        mean, std = _mean_std(diffs)
+        out.append(dict(target=t, best=best, seeds=seeds, diffs=diffs,
+                        mean=mean, std=std,
+                        wins=sum(d > 0 for d in diffs),
+                        losses=sum(d < 0 for d in diffs)))
+    return out
+
+
+def paired_table(paired: List[dict]) -> str:
+    lines = ['| MACs target | best baseline (mean test top-1) | PaS minus it, '
+             'per seed | mean ± std | PaS wins / losses |',
+             '|---|---|---|---|---|']
+    for p in paired:
+        per_seed = ', '.join(f'{d:+.2f}' for d in p['diffs'])
+        lines.append(f"| {p['target']:.0%} | {METHOD_NAMES[p['best']]} | "
+                     f"{per_seed} | {_pm(p['mean'], p['std'])} | "
+                     f"{p['wins']} / {p['losses']} |")
     return '\n'.join(lines)
 
 
@@ -289,7 +368,7 @@ def plot_acc_vs_macs(rows: List[dict], path: str) -> bool:
                     method == 'full' else 5, capsize=3,
                     color=COLORS[method], label=METHOD_NAMES[method])
     ax.set_xlabel('MACs reached, % of full model')
-    ax.set_ylabel('val top-1 (%), mean ± std over seeds')
+    ax.set_ylabel('test top-1 (%), mean ± std over seeds')
     ax.set_title('accuracy at equal MACs')
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -316,7 +395,9 @@ def write_report(out: str, meta: Optional[dict] = None) -> dict:
     ddp = _maybe(osp.join(out, 'ddp.json'))
     resume = _maybe(osp.join(out, 'resume.json'))
     meta = meta or _maybe(osp.join(out, 'meta.json')) or {}
-    results = dict(meta=meta, summary=rows, plots=plots, latency=latency,
+    paired = paired_differences(runs, rows)
+    results = dict(meta=meta, summary=rows, paired=paired, plots=plots,
+                   latency=latency,
                    overhead=overhead, ddp=ddp, resume=resume,
                    runs=[{k: v for k, v in r.items() if k != 'history'}
                          for r in runs])
@@ -324,14 +405,20 @@ def write_report(out: str, meta: Optional[dict] = None) -> dict:
         json.dump(results, f, indent=1)
     md = ['# pas-mm benchmark results', '']
     if meta:
-        md.append(f"Data: `{meta.get('data_root')}`; schedule: "
-                  f"{meta.get('search_epochs')} epochs search / pre-train / "
-                  f"sparsity training, then {meta.get('finetune_epochs')} "
-                  'epochs fine-tune with the masks fixed (same for every '
-                  f"method); seeds {meta.get('seeds')}; command: "
-                  f"`{meta.get('command')}`.")
+        md.append(f"Data: `{meta.get('data_root')}`; pre-training "
+                  f"{meta.get('pretrain_epochs')} epochs per seed, then "
+                  f"{meta.get('search_epochs')} epochs search (PaS) / "
+                  f"sparsity (slimming) + {meta.get('finetune_epochs')} "
+                  'epochs fine-tune for every method (pruning baselines '
+                  'fine-tune all of them); seeds '
+                  f"{meta.get('seeds')}; command: `{meta.get('command')}`.")
         md.append('')
-    md += ['## Accuracy at equal MACs', '', results_table(rows), '']
+    md += ['## Test top-1 at equal MACs', '',
+           'Deployed models, test split, mean ± std over seeds (deployed '
+           'MACs, % of full).', '', method_table(rows), '',
+           '## PaS vs the best baseline, paired by seed', '',
+           paired_table(paired), '', '## All numbers', '',
+           results_table(rows), '']
     if latency:
         md += ['## Deploy latency (CPU)', latency_table(latency), '']
     text = checks_text(overhead, ddp, resume)

@@ -61,7 +61,7 @@ def main(argv=None):
     search_epochs = 2
     cfg = build_cfg(args.data_root, osp.join(work, 'A'), method='pas',
                     target=0.5, search_epochs=search_epochs,
-                    finetune_epochs=1, img_size=args.img_size,
+                    finetune_epochs=1,
                     train_indices=args.train_indices, val_indices=128,
                     augment=False,
                     extra_hooks=[dict(type='GateProbeHook', interval=10**9)])

@@ -1,7 +1,7 @@
 """The whole benchmark from one command: table, plots, latency, checks.
 
-    python tools/benchmark/run_all.py --out work_dirs/benchmark \
-        [--data-root data/digits | PATH/TO/IMAGENET_STYLE_FOLDER] [--quick]
+    python tools/benchmark/run_all.py --data-root data/animals \
+        [--out work_dirs/benchmark/animals] [--quick]
 
 Writes OUT/results.json, OUT/results.md (tables), OUT/*.png (plots),
 OUT/{latency,overhead,ddp,resume}.json and OUT/runs/<run>/ (one mmengine
@@ -9,13 +9,16 @@ work_dir per training run, with its log, history.json, result.json and
 deploy.pth). Finished runs are skipped when the command is repeated
 (--force reruns them), so an interrupted benchmark continues.
 
-Protocol (identical for every method): ``S`` epochs of phase 1, then the
-masks are fixed and ``F`` epochs fine-tune, one cosine LR schedule over
-S + F epochs. Phase 1 is: PaS search (gates + MACs loss, PaSSearchHook);
-plain training of the unpruned network (shared by uniform, L1 and the
-unpruned reference, per seed); BN-gamma L1 sparsity training (shared by the
-slimming targets, per seed). The baselines resume the phase-1 checkpoint
-(weights, optimizer, LR schedule), prune to the target, and fine-tune.
+Protocol (the paper's): per seed the unpruned network is pre-trained for
+``P`` epochs from random init, once; every method starts from those
+weights and trains ``S + F`` epochs with one cosine LR schedule: PaS
+searches ``S`` epochs, then fixes the masks (snapped to within 1% of the
+target) and fine-tunes ``F``; uniform / L1 / Torch-Pruning prune the
+pre-trained weights and fine-tune ``S + F``; network slimming trains ``S``
+epochs with its BN-L1 sparsity, then prunes and fine-tunes ``F``; the
+unpruned reference trains ``S + F`` more. ``scratch`` is the uniformly
+narrower network trained from random init for ``P + S + F`` epochs.
+Recipes are chosen on val; the tables report test.
 """
 import argparse
 import json
@@ -28,29 +31,53 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 HERE = osp.dirname(osp.abspath(__file__))
+sys.path.insert(0, HERE)
+from common import data_splits  # noqa: E402
+
+from pas_mm.datasets import check_image_folder  # noqa: E402
+
 ROOT = osp.dirname(osp.dirname(HERE))
 PY = sys.executable
 
-QUICK = dict(seeds=[0], targets=[0.5], search_epochs=1, finetune_epochs=1,
-             train_indices=320, val_indices=128)
+from train_one import METHODS as RUN_METHODS  # noqa: E402
+
+METHODS = tuple(m for m in RUN_METHODS if m != 'pretrain')
+DEFAULT_METHODS = ['pas', 'uniform', 'l1', 'slim', 'scratch', 'full',
+                   'tp-magnitude-res', 'tp-taylor-res', 'tp-magnitude-fused',
+                   'tp-taylor-fused']
+GENERATORS = {'data/digits': 'make_digits.py',
+              'data/animals': 'make_animals.py',
+              'data/elpv': 'make_elpv.py'}
+QUICK = dict(seeds=[0], targets=[0.5], pretrain_epochs=1, search_epochs=1,
+             finetune_epochs=1, train_indices=320, val_indices=128,
+             methods=['pas', 'uniform', 'tp-magnitude-res'])
+
+
+def target_ratio(text: str) -> float:
+    v = float(text)
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f'{text} is not in (0, 1]')
+    return v
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--out', default='work_dirs/benchmark')
-    p.add_argument('--data-root', default='data/digits',
-                   help='data/digits (written if missing) or an ImageNet-'
-                   'style folder with train/<class>/* and val/<class>/*')
-    p.add_argument('--img-size', type=int, default=32)
+    p.add_argument('--out', help='default: work_dirs/benchmark/<data name>')
+    p.add_argument('--data-root', default='data/animals',
+                   help='an ImageNet-style folder with train/ val/ test/'
+                   '<class>/*; data/animals, data/elpv and data/digits are '
+                   'written if missing')
     p.add_argument('--quick', action='store_true',
-                   help='1 seed, target 50%%, 1+1 epochs on 320 images')
+                   help='1 seed, target 50%%, 1+1+1 epochs on 320 images, '
+                   'PaS / uniform / Torch-Pruning only')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    p.add_argument('--targets', type=float, nargs='+',
+    p.add_argument('--targets', type=target_ratio, nargs='+',
                    default=[0.75, 0.5, 0.3])
-    p.add_argument('--methods', nargs='+',
-                   default=['pas', 'uniform', 'l1', 'slim', 'full'])
-    p.add_argument('--search-epochs', type=int, default=3)
-    p.add_argument('--finetune-epochs', type=int, default=5)
+    p.add_argument('--methods', nargs='+', default=DEFAULT_METHODS,
+                   choices=METHODS)
+    p.add_argument('--pretrain-epochs', type=int, default=10)
+    p.add_argument('--search-epochs', type=int, default=2)
+    p.add_argument('--finetune-epochs', type=int, default=3)
     p.add_argument('--slim-lambda', type=float, default=5e-3)
     p.add_argument('--train-indices', type=int)
     p.add_argument('--val-indices', type=int)
@@ -64,57 +91,47 @@ def parse_args(argv=None):
     if args.quick:
         for k, v in QUICK.items():
             setattr(args, k, v)
+    if args.out is None:
+        args.out = osp.join('work_dirs', 'benchmark',
+                            osp.basename(osp.normpath(args.data_root)))
     return args
 
 
 def plan(args) -> list:
     """Training jobs: dicts with name, argv and the names they need."""
-    S, F = args.search_epochs, args.finetune_epochs
-    common = ['--data-root', args.data_root, '--img-size', str(args.img_size),
-              '--search-epochs', str(S), '--finetune-epochs', str(F)]
+    P, S, F = args.pretrain_epochs, args.search_epochs, args.finetune_epochs
+    common = ['--data-root', args.data_root, '--search-epochs', str(S), '--slim-lambda',
+              str(args.slim_lambda)]
     for key in ('train_indices', 'val_indices'):
         if getattr(args, key) is not None:
             common += ['--' + key.replace('_', '-'), str(getattr(args, key))]
     runs = osp.join(args.out, 'runs')
     jobs = []
 
-    def job(name, method, target, seed, extra=(), needs=()):
-        jobs.append(dict(
-            name=name, needs=list(needs), method=method, target=target,
-            seed=seed, work_dir=osp.join(runs, name),
-            argv=['--work-dir', osp.join(runs, name), '--method', method,
-                  '--target', str(target), '--seed', str(seed)] + common +
-            list(extra)))
+    def job(name, method, target, seed, epochs, needs=None):
+        argv = ['--work-dir', osp.join(runs, name), '--method', method,
+                '--target', str(target), '--seed', str(seed),
+                '--epochs', str(epochs)] + common
+        if needs:
+            argv += ['--pretrained', osp.join(runs, needs, 'pretrained.pth')]
+        jobs.append(dict(name=name, needs=[needs] if needs else [],
+                         method=method, target=target, seed=seed,
+                         work_dir=osp.join(runs, name), argv=argv))
 
-    def phase1_ckpt(name):
-        return osp.join(runs, name, f'epoch_{S}.pth')
-
-    methods = args.methods
     for seed in args.seeds:
-        plain = f'phase1-plain-s{seed}'
-        slim = f'phase1-slim-s{seed}'
-        if {'uniform', 'l1', 'full'} & set(methods):
-            job(plain, 'plain', 1.0, seed, ['--stop-epoch', str(S)])
-        if 'slim' in methods:
-            job(slim, 'slim', 1.0, seed,
-                ['--stop-epoch', str(S), '--slim-lambda',
-                 str(args.slim_lambda)])
+        pre = f'pretrain-s{seed}'
+        job(pre, 'pretrain', 1.0, seed, P)
         for t in args.targets:
-            if 'pas' in methods:
-                job(f'pas-t{t:g}-s{seed}', 'pas', t, seed)
-            for m in ('uniform', 'l1'):
-                if m in methods:
-                    job(f'{m}-t{t:g}-s{seed}', m, t, seed,
-                        ['--resume-from', phase1_ckpt(plain)], [plain])
-            if 'slim' in methods:
-                job(f'slim-t{t:g}-s{seed}', 'slim', t, seed,
-                    ['--resume-from', phase1_ckpt(slim)], [slim])
-        if 'full' in methods:
-            job(f'full-s{seed}', 'full', 1.0, seed,
-                ['--resume-from', phase1_ckpt(plain)], [plain])
-    # phase-1 runs first, so the baselines can start early
-    jobs.sort(key=lambda j: (not j['name'].startswith('phase1'),
-                             j['method'] != 'pas'))
+            for m in args.methods:
+                if m == 'scratch':
+                    job(f'{m}-t{t:g}-s{seed}', m, t, seed, P + S + F)
+                elif m != 'full':
+                    job(f'{m}-t{t:g}-s{seed}', m, t, seed, S + F, pre)
+        if 'full' in args.methods:
+            job(f'full-s{seed}', 'full', 1.0, seed, S + F, pre)
+    # pre-training first, so the pruning runs can start early; long first
+    jobs.sort(key=lambda j: (j['method'] != 'pretrain',
+                             j['method'] != 'scratch'))
     return jobs
 
 
@@ -197,19 +214,22 @@ def main(argv=None):
     args = parse_args(argv)
     args.out = osp.abspath(args.out)
     os.makedirs(args.out, exist_ok=True)
-    digits_default = osp.normpath(args.data_root) == osp.normpath(
-        'data/digits')
+    generator = GENERATORS.get(osp.normpath(args.data_root))
     args.data_root = osp.abspath(osp.join(ROOT, args.data_root)
                                  if not osp.isabs(args.data_root)
                                  and not osp.exists(args.data_root)
                                  else args.data_root)
-    if digits_default and not osp.isdir(args.data_root):
-        subprocess.run([PY, osp.join(ROOT, 'tools', 'make_digits.py'),
-                        '--out', args.data_root], check=True)
+    if generator and not osp.isdir(args.data_root):
+        proc = subprocess.run([PY, osp.join(ROOT, 'tools', generator),
+                               '--out', args.data_root])
+        if proc.returncode:
+            raise SystemExit(proc.returncode)
+    check_image_folder(args.data_root, data_splits(args.data_root))
     meta = dict(command='python tools/benchmark/run_all.py ' +
                 shlex.join(sys.argv[1:] if argv is None else argv),
                 data_root=args.data_root, seeds=args.seeds,
                 targets=args.targets, methods=args.methods,
+                pretrain_epochs=args.pretrain_epochs,
                 search_epochs=args.search_epochs,
                 finetune_epochs=args.finetune_epochs,
                 slim_lambda=args.slim_lambda, quick=args.quick,
@@ -219,7 +239,7 @@ def main(argv=None):
     start = time.perf_counter()
     if 'train' not in args.skip:
         train_all(args)
-    data = ['--data-root', args.data_root, '--img-size', str(args.img_size)]
+    data = ['--data-root', args.data_root]
     if 'latency' not in args.skip:
         step('latency.py', ['--out', args.out] +
              (['--runs', '30'] if args.quick else []),

@@ -1,16 +1,32 @@
-"""One benchmark run: train (search or baseline), then deploy and measure.
+"""One benchmark run: train (pre-train, search or baseline), deploy, measure.
 
     python tools/benchmark/train_one.py --work-dir DIR --method pas \
-        --target 0.5 --seed 0 [--data-root data/digits] [--resume-from CKPT]
-        [--stop-epoch N] [--search-epochs 3 --finetune-epochs 5]
+        --target 0.5 --seed 0 --data-root data/animals \
+        [--pretrained DIR/pretrained.pth] [--epochs N] [--search-epochs S]
 
-A full run (no --stop-epoch) ends with the masks fixed; it is deployed
-(fused, pruned), checked against the gated model, and its deployed MACs and
-deployed val top-1 are written to DIR/result.json with DIR/deploy.pth
-(deploy architecture config + state dict). A --stop-epoch run only leaves
-its checkpoint (a phase-1 run several baselines resume from).
+Methods:
+
+* ``pretrain``: the unpruned network from random init for ``--epochs``;
+  writes ``DIR/pretrained.pth`` (the wrapped classifier's weights, no
+  gates, as a model-zoo checkpoint would be) that the other runs start from.
+* ``pas``: PaS from ``--pretrained``: ``--search-epochs`` of search, then
+  the masks are fixed (snapped to within 1% of the target) and the rest of
+  ``--epochs`` fine-tunes.
+* ``uniform``, ``l1``: prune ``--pretrained`` at epoch 0, fine-tune.
+* ``slim``: BN-gamma L1 sparsity for ``--search-epochs`` from
+  ``--pretrained``, then prune and fine-tune (same total epochs).
+* ``full``: ``--pretrained`` trained on unpruned (the reference).
+* ``scratch``: the uniformly narrower network from random init.
+* ``tp-<magnitude|taylor|bnscale>-<res|fused>``: Torch-Pruning's global
+  pruner on the training (residual) or the fused plain form of
+  ``--pretrained``, then fine-tuned.
+
+A final run is deployed (fused, pruned) and checked against the trained
+model; DIR/result.json gets the deployed MACs, widths and the deployed
+model's top-1 on val and test, DIR/deploy.pth the deploy config + weights.
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
@@ -23,25 +39,42 @@ from common import build_cfg  # noqa: E402
 import torch  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from pas_mm.deploy import count_macs, export_verified  # noqa: E402
+from pas_mm.benchmark import macs_of_widths  # noqa: E402
+from pas_mm.benchmark.torch_pruning_peer import (  # noqa: E402
+    FORMS, IMPORTANCES, block_widths, pruned_state, tp_prune, unpruned_form)
+from pas_mm.deploy import (build_pas_model, count_macs,  # noqa: E402
+                           export_verified)
+
+BASE_METHODS = ('pretrain', 'pas', 'uniform', 'l1', 'slim', 'full',
+                'scratch')
+TP_METHODS = tuple(f'tp-{i}-{f}' for i in IMPORTANCES for f in FORMS
+                   if not (i == 'bnscale' and f == 'fused'))
+METHODS = BASE_METHODS + TP_METHODS
+FUSED_LR_MULT = float(os.environ.get('FUSED_LR_MULT', 0.1))
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--work-dir', required=True)
-    p.add_argument('--data-root', default='data/digits')
-    p.add_argument('--method', default='pas')
+    p.add_argument('--data-root', default='data/animals')
+    p.add_argument('--method', default='pas', choices=METHODS)
     p.add_argument('--target', type=float, default=0.5)
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--search-epochs', type=int, default=3)
-    p.add_argument('--finetune-epochs', type=int, default=5)
-    p.add_argument('--stop-epoch', type=int)
-    p.add_argument('--slim-lambda', type=float, default=0.)
-    p.add_argument('--img-size', type=int, default=32)
+    p.add_argument('--epochs', type=int, default=8,
+                   help='epochs of this run (after pre-training)')
+    p.add_argument('--search-epochs', type=int, default=3,
+                   help='PaS search / slimming sparsity epochs')
+    p.add_argument('--slim-lambda', type=float, default=5e-3)
     p.add_argument('--train-indices', type=int)
     p.add_argument('--val-indices', type=int)
-    p.add_argument('--resume-from')
-    return p.parse_args(argv)
+    p.add_argument('--pretrained')
+    args = p.parse_args(argv)
+    if not 0 < args.target <= 1:
+        p.error(f'--target {args.target} must be in (0, 1]')
+    needs = args.method not in ('pretrain', 'scratch')
+    if needs and not args.pretrained:
+        p.error(f'--method {args.method} needs --pretrained')
+    return args
 
 
 @torch.no_grad()
@@ -56,45 +89,126 @@ def top1(model, dataloader) -> float:
     return 100.0 * correct / max(total, 1)
 
 
-def deploy_and_measure(runner, out_dir: str) -> dict:
+def run_cfg(args):
+    """The run's config (methods other than PaS run as PruneBaselineHook)."""
+    method = args.method
+    search = args.search_epochs if method in ('pas', 'slim') else 0
+    hook_method = {'pretrain': 'full', 'scratch': 'uniform'}.get(
+        method, 'full' if method.startswith('tp-') else method)
+    return build_cfg(
+        args.data_root, args.work_dir, method=hook_method,
+        target=args.target, seed=args.seed, search_epochs=search,
+        finetune_epochs=args.epochs - search,
+        slim_lambda=args.slim_lambda if method == 'slim' else 0.,
+        train_indices=args.train_indices,
+        val_indices=args.val_indices,
+        load_from=None if method in ('pretrain', 'scratch')
+        else args.pretrained)
+
+
+def loss_batches(cfg, classifier, n: int = 4):
+    """``n`` training batches, normalized, for Taylor importance."""
+    loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    batches = []
+    for data in loader:
+        data = classifier.data_preprocessor(data, False)
+        labels = torch.cat([s.gt_label for s in data['data_samples']])
+        batches.append((data['inputs'], labels))
+        if len(batches) == n:
+            break
+    return batches
+
+
+def prepare_tp(cfg, args, model) -> dict:
+    """Prune ``model`` (pre-trained PaSModel) with Torch-Pruning; point
+    ``cfg`` at the pruned network and its weights."""
+    _, importance, form = args.method.split('-')
+    classifier = unpruned_form(model, form)
+    target = args.target * model.macs_full
+    start = time.perf_counter()
+    pruned, ratio = tp_prune(
+        classifier, importance, target,
+        lambda w: macs_of_widths(model, dict(zip(model.gates(), w))),
+        model.input_shape,
+        loss_batches(cfg, classifier) if importance == 'taylor' else None)
+    widths = block_widths(pruned)
+    path = osp.join(args.work_dir, 'tp_pruned.pth')
+    torch.save(dict(state_dict=pruned_state(pruned)), path)
+    cfg.load_from = path
+    if form == 'res':  # gated training form at the pruned widths, all open
+        cfg.model.backbone.widths = widths
+        cfg.model.backbone.gate_cfg = dict(min_keep=1)
+        cfg.model.architecture.head.in_channels = widths[-1]
+    else:  # plain fused classifier: no gates, no PaS hooks
+        arch = copy.deepcopy(model.architecture_cfg)
+        arch['backbone'] = dict(arch['backbone'], widths=widths,
+                                deploy=True, gate_cfg=None)
+        arch['head'] = dict(arch['head'], in_channels=widths[-1])
+        cfg.model = arch
+        cfg.input_shape = model.input_shape
+        cfg.custom_hooks = []
+        # a plain network without BN diverges at the BN networks' LR
+        cfg.optim_wrapper.optimizer.lr *= FUSED_LR_MULT
+    return dict(tp_ratio=ratio, tp_seconds=time.perf_counter() - start,
+                macs_full=model.macs_full, macs_target=target,
+                full_widths=[g.num_channels for g in model.gates().values()])
+
+
+def measure(runner, args, info: dict) -> dict:
+    """Deploy (or take the plain model as deployed) and evaluate it."""
     model = runner.model
     model.eval()
-    arch_cfg, state, deployed, diffs = export_verified(model)
+    if hasattr(model, 'gates'):
+        arch_cfg, state, deployed, diffs = export_verified(model)
+        info.setdefault('macs_full', model.macs_full)
+        info.setdefault('macs_target', model.macs_target)
+        info.setdefault('full_widths', [g.num_channels
+                                        for g in model.gates().values()])
+        info.update(max_abs_diff=diffs['max_abs_diff'],
+                    macs_kept=model.counter.kept_macs())
+        input_shape = model.input_shape
+    else:
+        arch_cfg, state, deployed = runner.cfg.model.to_dict(), \
+            model.state_dict(), model
+        info['max_abs_diff'] = 0.0
+        input_shape = tuple(runner.cfg.input_shape)
     torch.save(dict(cfg=arch_cfg, state_dict=state,
-                    input_shape=list(model.input_shape)),
-               osp.join(out_dir, 'deploy.pth'))
-    return dict(
-        macs_full=model.macs_full,
-        macs_target=model.macs_target,
-        macs_kept=model.counter.kept_macs(),
-        macs_deployed=count_macs(deployed, model.input_shape),
-        max_abs_diff=diffs['max_abs_diff'],
+                    input_shape=list(input_shape)),
+               osp.join(args.work_dir, 'deploy.pth'))
+    test_loader = runner.build_dataloader(runner.cfg.test_dataloader)
+    info.update(
+        macs_deployed=count_macs(deployed, input_shape),
         widths=arch_cfg['backbone']['widths'],
-        full_widths=[g.num_channels for g in model.gates().values()],
-        acc_deployed=top1(deployed, runner.val_loop.dataloader))
+        acc_val=top1(deployed, runner.val_loop.dataloader),
+        acc_test=top1(deployed, test_loader))
+    return info
 
 
 def run(args) -> dict:
     os.makedirs(args.work_dir, exist_ok=True)
-    cfg = build_cfg(
-        args.data_root, args.work_dir, method=args.method,
-        target=args.target, seed=args.seed,
-        search_epochs=args.search_epochs,
-        finetune_epochs=args.finetune_epochs, stop_epoch=args.stop_epoch,
-        slim_lambda=args.slim_lambda, img_size=args.img_size,
-        train_indices=args.train_indices, val_indices=args.val_indices,
-        resume_from=args.resume_from)
+    cfg = run_cfg(args)
+    info = {}
+    if args.method.startswith('tp-'):
+        model = build_pas_model(cfg)
+        state = torch.load(args.pretrained, map_location='cpu')
+        missing = model.load_state_dict(state['state_dict'], strict=False)
+        if missing.unexpected_keys or any(
+                '.gate.' not in k for k in missing.missing_keys):
+            raise RuntimeError(f'{args.pretrained} does not match the '
+                               f'model: {missing}')
+        info = prepare_tp(cfg, args, model)
     start = time.perf_counter()
     runner = Runner.from_cfg(cfg)
     runner.train()
-    seconds = time.perf_counter() - start
     result = dict(method=args.method, target=args.target, seed=args.seed,
-                  train_seconds=seconds, epoch=runner.epoch)
-    if args.stop_epoch is None:
-        history = json.load(open(osp.join(args.work_dir, 'history.json')))
-        last_val = history['val'][-1] if history['val'] else {}
-        result.update(deploy_and_measure(runner, args.work_dir))
-        result['acc_gated'] = last_val.get('accuracy/top1')
+                  train_seconds=time.perf_counter() - start,
+                  epoch=runner.epoch, **info)
+    if args.method == 'pretrain':
+        arch = runner.model.architecture.state_dict()
+        torch.save(dict(state_dict={k: v for k, v in arch.items()
+                                    if '.gate.' not in k}),
+                   osp.join(args.work_dir, 'pretrained.pth'))
+    result = measure(runner, args, result)
     with open(osp.join(args.work_dir, 'result.json'), 'w') as f:
         json.dump(result, f, indent=1)
     return result

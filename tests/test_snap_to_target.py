@@ -1,0 +1,92 @@
+"""Snap-to-target: the search ends within 1% of the MACs target by flipping
+the channels whose gate weight is nearest the threshold."""
+import pytest
+import torch
+from conftest import tiny_repvgg_classifier
+from mmengine.registry import MODELS
+
+from pas_mm.models import snap_to_target
+
+
+def pas_model(gate_values, target=0.5):
+    """Tiny PaS model whose gate weights come from ``gate_values(C)``."""
+    model = MODELS.build(dict(
+        type='PaSModel', architecture=tiny_repvgg_classifier(),
+        input_shape=(3, 32, 32),
+        macs_loss=dict(type='MACsLoss', target=target)))
+    g = torch.Generator().manual_seed(0)
+    for gate in model.gates().values():
+        gate.weight.data = gate_values(gate.num_channels, g)
+    return model
+
+
+def flipped(before, after):
+    return [(g, c) for g in before for c in range(g.num_channels)
+            if bool(before[g][c]) != bool(after[g][c])]
+
+
+@pytest.mark.parametrize('low, high, direction', [
+    (0.45, 1.0, 'drop'),   # most gates open: far above a 50% target
+    (0.0, 0.56, 'add'),    # most gates closed: far below it
+])
+def test_snap_flips_the_channels_nearest_the_threshold(low, high, direction):
+    model = pas_model(lambda c, g: low + (high - low) * torch.rand(c,
+                                                                  generator=g))
+    gates = list(model.gates().values())
+    before = {g: g.hard_mask() for g in gates}
+    target = model.macs_target
+    start = model.counter.macs_of({g: int(m.sum()) for g, m in
+                                   before.items()})
+    assert abs(start / target - 1) > 0.2  # the search left it far off
+    after = snap_to_target(model.counter, before,
+                           {g: g.weight for g in gates}, target, 0.01)
+    reached = model.counter.macs_of({g: int(m.sum()) for g, m in
+                                     after.items()})
+    assert abs(reached / target - 1) <= 0.01
+    changed = flipped(before, after)
+    assert changed and all(bool(before[g][c]) == (direction == 'drop')
+                           for g, c in changed)
+    # every flipped channel's weight is nearer the threshold than every
+    # channel of the same side that stayed as it was
+    moved = [float(g.weight[c].detach()) for g, c in changed]
+    stayed = [float(g.weight[c].detach()) for g in gates for c in range(g.num_channels)
+              if bool(before[g][c]) == bool(after[g][c]) == (
+                  direction == 'drop')]
+    if direction == 'drop':
+        assert max(moved) <= min(stayed)
+    else:
+        assert min(moved) >= max(stayed)
+
+
+def test_snap_leaves_masks_on_target_alone_and_keeps_min_keep():
+    model = pas_model(lambda c, g: torch.rand(c, generator=g))
+    gates = list(model.gates().values())
+    masks = {g: g.hard_mask() for g in gates}
+    here = model.counter.macs_of({g: int(m.sum()) for g, m in masks.items()})
+    same = snap_to_target(model.counter, masks, {g: g.weight for g in gates},
+                          here, 0.01)
+    assert all(torch.equal(same[g], masks[g]) for g in gates)
+    # a target below the reachable minimum stops at every gate's min_keep
+    low = snap_to_target(model.counter, masks, {g: g.weight for g in gates},
+                         model.macs_min / 2, 0.01)
+    assert all(int(low[g].sum()) == g.min_keep for g in gates)
+
+
+def test_fix_gates_snaps_only_when_asked():
+    values = lambda c, g: 0.45 + 0.55 * torch.rand(c, generator=g)  # noqa
+    model = pas_model(values, target=0.4)
+    model.fix_gates()
+    unsnapped = model.counter.kept_macs() / model.macs_target
+    assert unsnapped > 1.2
+    model = pas_model(values, target=0.4)
+    model.fix_gates(snap_tol=0.01)
+    assert model.searched
+    assert abs(model.counter.kept_macs() / model.macs_target - 1) <= 0.01
+
+
+def test_fix_rejects_a_wrong_mask():
+    model = pas_model(lambda c, g: torch.ones(c))
+    gate = next(iter(model.gates().values()))
+    with pytest.raises(ValueError, match='keeping 0 channels; need '
+                       r'\(32,\) keeping >= min_keep=1'):
+        gate.fix(torch.zeros(gate.num_channels, dtype=torch.bool))

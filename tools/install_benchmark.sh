@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Optional extras of the benchmark (not the core stack), installed without
+# dependencies so the pinned stack stays as it is:
+#   animal-mnist 0.4        real animal silhouettes (MIT)   -> make_animals.py
+#   elpv-dataset 1.0.0.post1 solar-cell EL images (CC-BY-NC-SA-4.0: never
+#                           commit its images)              -> make_elpv.py
+#   torch-pruning 1.6.1     the peer pruning library
+set -euo pipefail
+PY=${PYTHON:-python3}
+if $PY -I -c 'import importlib.metadata as md
+for n, v in (("animal-mnist", "0.4"), ("elpv-dataset", "1.0.0.post1"),
+             ("torch-pruning", "1.6.1")):
+    assert md.version(n) == v, n' 2>/dev/null; then
+  echo "[install_benchmark] extras already present"
+  exit 0
+fi
+$PY -m pip install --progress-bar off --no-deps "animal-mnist==0.4" \
+    "elpv-dataset==1.0.0.post1" "torch-pruning==1.6.1"
+echo "[install_benchmark] done"

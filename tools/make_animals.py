@@ -1,0 +1,65 @@
+"""Write Animal-MNIST (real animal silhouettes) as an ImageNet-style folder.
+
+The data ship inside the ``animal-mnist`` wheel (10,000 28x28 grey images,
+10 classes x 1,000; MIT): ``pip install --no-deps "animal-mnist==0.4"``.
+Its own loader imports tensorflow, so the gzip pickles are read directly.
+Only 9,716 images are distinct: duplicates are dropped before splitting,
+so no image sits in two splits. Output, stratified 70/15/15 with a fixed
+seed: ``OUT/{train,val,test}/<label>/<index>.png`` (grey saved as BGR,
+resized to ``--size``) and ``OUT/split.json``.
+
+    python tools/make_animals.py --out data/animals
+"""
+import argparse
+import gzip
+import os.path as osp
+import pickle
+import sys
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from pas_mm.datasets import (dedupe, require_package,  # noqa: E402
+                             stratified_split, write_image_folder)
+
+PIP_SPEC = 'animal-mnist==0.4'
+
+
+def load_animals():
+    """(images uint8 (10000, 28, 28), labels int64 (10000,))."""
+    pkg = require_package('animal_mnist', PIP_SPEC)
+    folder = osp.join(osp.dirname(pkg.__file__), 'data', 'Animal_MNIST')
+    with gzip.open(osp.join(folder, 'animal_data_version_3.gz')) as f:
+        images = pickle.load(f)
+    with gzip.open(osp.join(folder, 'animal_label_version_3.gz')) as f:
+        labels = pickle.load(f)
+    return np.asarray(images, np.uint8), np.asarray(labels, np.int64)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--out', default='data/animals')
+    p.add_argument('--size', type=int, default=32)
+    p.add_argument('--ratios', type=float, nargs=3, default=[0.7, 0.15, 0.15])
+    p.add_argument('--seed', type=int, default=0)
+    args = p.parse_args(argv)
+    images, labels = load_animals()
+    keep = dedupe(images)
+    images, labels = images[keep], labels[keep]
+    splits = stratified_split(labels, args.ratios, args.seed)
+    resized = np.stack([
+        cv2.cvtColor(cv2.resize(img, (args.size, args.size),
+                                interpolation=cv2.INTER_LINEAR),
+                     cv2.COLOR_GRAY2BGR) for img in images])
+    names = [str(c) for c in range(int(labels.max()) + 1)]
+    write_image_folder(args.out, resized, labels, names, splits, dict(
+        source=PIP_SPEC, unique_images=len(keep), size=args.size,
+        ratios=args.ratios, seed=args.seed))
+    print(f'{args.out}: ' + ', '.join(f'{len(v)} {k}'
+                                      for k, v in splits.items()) +
+          f' images ({len(keep)} distinct of 10000)')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,62 @@
+"""Write ELPV (real solar-cell electroluminescence images) as a folder.
+
+The data ship inside the ``elpv-dataset`` wheel (2,624 300x300 grey cells,
+defect probability in {0, 1/3, 2/3, 1}, mono/poly; CC-BY-NC-SA-4.0, so the
+images are never committed): ``pip install --no-deps
+"elpv-dataset==1.0.0.post1"``. The four defect probabilities are the four
+classes (``p000``, ``p033``, ``p067``, ``p100``); the split is stratified
+by class and cell type, 70/15/15 with a fixed seed. Output:
+``OUT/{train,val,test}/<class>/<index>.png`` resized to ``--size`` and
+``OUT/split.json``.
+
+    python tools/make_elpv.py --out data/elpv [--size 32]
+"""
+import argparse
+import os.path as osp
+import sys
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from pas_mm.datasets import (dedupe, require_package,  # noqa: E402
+                             stratified_split, write_image_folder)
+
+PIP_SPEC = 'elpv-dataset==1.0.0.post1'
+CLASSES = ('p000', 'p033', 'p067', 'p100')
+
+
+def load_elpv():
+    """(images uint8 (N, 300, 300), class (N,), is_mono (N,))."""
+    utils = require_package('elpv_dataset.utils', PIP_SPEC)
+    images, probs, types = utils.load_dataset()
+    labels = np.rint(np.asarray(probs) * 3).astype(np.int64)
+    return np.asarray(images, np.uint8), labels, np.asarray(types) == 'mono'
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--out', default='data/elpv')
+    p.add_argument('--size', type=int, default=32)
+    p.add_argument('--ratios', type=float, nargs=3, default=[0.7, 0.15, 0.15])
+    p.add_argument('--seed', type=int, default=0)
+    args = p.parse_args(argv)
+    images, labels, mono = load_elpv()
+    total = len(images)
+    keep = dedupe(images)
+    images, labels, mono = images[keep], labels[keep], mono[keep]
+    splits = stratified_split(labels * 2 + mono, args.ratios, args.seed)
+    resized = np.stack([
+        cv2.cvtColor(cv2.resize(img, (args.size, args.size),
+                                interpolation=cv2.INTER_AREA),
+                     cv2.COLOR_GRAY2BGR) for img in images])
+    write_image_folder(args.out, resized, labels, CLASSES, splits, dict(
+        source=PIP_SPEC, unique_images=len(keep), size=args.size,
+        ratios=args.ratios, seed=args.seed))
+    print(f'{args.out}: ' + ', '.join(f'{len(v)} {k}'
+                                      for k, v in splits.items()) +
+          f' images ({len(keep)} distinct of {total})')
+
+
+if __name__ == '__main__':
+    main()
