@@ -118,7 +118,7 @@ def test_quick_benchmark_pretrains_prunes_and_reports(tmp_path):
     out = str(tmp_path / 'bench')
     proc = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools/benchmark/run_all.py'),
-         '--quick', '--data-root', data, '--out', out, '--jobs', '1',
+         '--quick', '--data-root', data, '--out', out, '--jobs', '2',
          '--skip', 'latency', 'overhead', 'ddp', 'resume'],
         capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -134,3 +134,25 @@ def test_quick_benchmark_pretrains_prunes_and_reports(tmp_path):
     # the TP network is residual-coupled: one width per stage
     widths = runs['tp-magnitude-res']['widths']
     assert widths[2] == widths[3]  # stage 2's two blocks
+
+
+def test_run_all_rejects_bad_input_before_training(tmp_path, capsys):
+    import run_all
+    for argv, message in (
+            (['--methods', 'magic'], "invalid choice: 'magic'"),
+            (['--targets', '1.5'], '1.5 is not in (0, 1]'),
+            (['--targets', '0'], '0 is not in (0, 1]')):
+        with pytest.raises(SystemExit) as e:
+            run_all.parse_args(argv)
+        assert e.value.code == 2 and message in capsys.readouterr().err
+    data = tmp_path / 'data'
+    for split in ('train', 'val'):
+        for cls in ('a', 'b'):
+            (data / split / cls).mkdir(parents=True)
+            (data / split / cls / '0.png').write_bytes(b'')
+    (data / 'test' / 'a').mkdir(parents=True)  # class b missing in test
+    (data / 'test' / 'a' / '0.png').write_bytes(b'')
+    with pytest.raises(SystemExit, match=r"^error: .*test has classes "
+                       r"\['a'\], train has \['a', 'b'\]$"):
+        run_all.main(['--data-root', str(data), '--out', str(tmp_path / 'o')])
+    assert not (tmp_path / 'o' / 'runs').exists()  # nothing trained

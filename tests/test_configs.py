@@ -60,3 +60,42 @@ def test_hook_arguments_and_model_are_checked():
 
     with pytest.raises(TypeError, match="needs the model to be wrapped"):
         PaSSearchHook().before_train(FakeRunner())
+
+
+@pytest.mark.parametrize('name, classes, size', [
+    ('pas_repvgg_animals.py', 10, 32), ('pas_repvgg_elpv.py', 4, 32)])
+def test_real_data_configs_search_from_pretrained_and_test_on_test(
+        name, classes, size):
+    cfg = load(name)
+    assert cfg.load_from.endswith('pretrained.pth')
+    assert cfg.test_dataloader.dataset.data_prefix == 'test'
+    assert cfg.val_dataloader.dataset.data_prefix == 'val'
+    assert cfg.model.architecture.head.num_classes == classes
+    assert cfg.data_preprocessor.num_classes == classes
+    assert tuple(cfg.model.input_shape) == (3, size, size)
+    hook = cfg.custom_hooks[0]
+    assert hook.type == 'PaSSearchHook' and hook.search_epochs == 2
+    assert cfg.train_cfg.max_epochs == 5 == cfg.param_scheduler.T_max
+
+
+def test_pas_model_builds_twice_and_loads_a_plain_checkpoint():
+    """The wrapped model's own checkpoint (no 'architecture.' keys, no
+    gates, as a model zoo file) loads into PaSModel; gates stay open."""
+    import torch
+    cfg = load('pas_repvgg_digits.py').model
+    first = MODELS.build(cfg)
+    second = MODELS.build(cfg)  # the config is not consumed by a build
+    plain = {k: v for k, v in first.architecture.state_dict().items()
+             if '.gate.' not in k}
+    plain = {k: v + 1 if v.is_floating_point() else v
+             for k, v in plain.items()}
+    result = second.load_state_dict(plain, strict=False)
+    assert not result.unexpected_keys
+    assert result.missing_keys and all('.gate.' in k
+                                       for k in result.missing_keys)
+    state = second.architecture.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in plain.items())
+    assert not second.searched and all(
+        g.num_kept() == g.num_channels for g in second.gates().values())
+    with pytest.raises(ValueError, match='snap_tol=1.5 must be in'):
+        PaSSearchHook(snap_tol=1.5)

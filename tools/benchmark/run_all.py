@@ -84,6 +84,8 @@ def parse_args(argv=None):
     p.add_argument('--jobs', type=int, default=2,
                    help='training runs in parallel (torch threads are '
                    'split between them)')
+    p.add_argument('--threads', type=int,
+                   help='torch threads per run (default: cores / jobs)')
     p.add_argument('--force', action='store_true', help='rerun finished runs')
     p.add_argument('--skip', nargs='*', default=[],
                    choices=['train', 'latency', 'overhead', 'ddp', 'resume'])
@@ -164,7 +166,8 @@ def train_all(args) -> None:
     pending = [j for j in jobs if not done(j)]
     finished = {j['name'] for j in jobs if done(j)}
     failed = set()
-    threads = max(1, (os.cpu_count() or 1) // max(args.jobs, 1))
+    threads = args.threads or max(1, (os.cpu_count() or 1) //
+                                  max(args.jobs, 1))
     print(f'[benchmark] {len(jobs)} runs, {len(pending)} to do, '
           f'{args.jobs} in parallel x {threads} thread(s)', flush=True)
     start = time.perf_counter()
@@ -224,7 +227,10 @@ def main(argv=None):
                                '--out', args.data_root])
         if proc.returncode:
             raise SystemExit(proc.returncode)
-    check_image_folder(args.data_root, data_splits(args.data_root))
+    try:  # a missing split or an empty class fails before any training
+        check_image_folder(args.data_root, data_splits(args.data_root))
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f'error: {e}') from None
     meta = dict(command='python tools/benchmark/run_all.py ' +
                 shlex.join(sys.argv[1:] if argv is None else argv),
                 data_root=args.data_root, seeds=args.seeds,
