@@ -11,29 +11,10 @@
 _base_ = ['./pas_repvgg_animals.py']
 
 data_root = 'data/elpv'
-img_size = 32
 load_from = 'work_dirs/repvgg_elpv_pretrain/pretrained.pth'
 
 data_preprocessor = dict(num_classes=4)
-model = dict(
-    architecture=dict(head=dict(num_classes=4)),
-    input_shape=(3, img_size, img_size))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=img_size,
-         crop_ratio_range=(0.5, 1.0)),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=img_size, edge='short'),
-    dict(type='CenterCrop', crop_size=img_size),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = dict(
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+model = dict(architecture=dict(head=dict(num_classes=4)))
+train_dataloader = dict(dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = dict(dataset=dict(data_root=data_root))

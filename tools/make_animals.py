@@ -16,12 +16,11 @@ import os.path as osp
 import pickle
 import sys
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from pas_mm.datasets import (dedupe, require_package,  # noqa: E402
-                             stratified_split, write_image_folder)
+from pas_mm.datasets import (require_package,  # noqa: E402
+                             write_split_dataset)
 
 PIP_SPEC = 'animal-mnist==0.4'
 
@@ -45,20 +44,9 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0)
     args = p.parse_args(argv)
     images, labels = load_animals()
-    keep = dedupe(images)
-    images, labels = images[keep], labels[keep]
-    splits = stratified_split(labels, args.ratios, args.seed)
-    resized = np.stack([
-        cv2.cvtColor(cv2.resize(img, (args.size, args.size),
-                                interpolation=cv2.INTER_LINEAR),
-                     cv2.COLOR_GRAY2BGR) for img in images])
-    names = [str(c) for c in range(int(labels.max()) + 1)]
-    write_image_folder(args.out, resized, labels, names, splits, dict(
-        source=PIP_SPEC, unique_images=len(keep), size=args.size,
-        ratios=args.ratios, seed=args.seed))
-    print(f'{args.out}: ' + ', '.join(f'{len(v)} {k}'
-                                      for k, v in splits.items()) +
-          f' images ({len(keep)} distinct of 10000)')
+    print(write_split_dataset(
+        args.out, images, labels, [str(c) for c in range(10)], args.size,
+        args.ratios, args.seed, PIP_SPEC))
 
 
 if __name__ == '__main__':

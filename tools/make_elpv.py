@@ -15,12 +15,11 @@ import argparse
 import os.path as osp
 import sys
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from pas_mm.datasets import (dedupe, require_package,  # noqa: E402
-                             stratified_split, write_image_folder)
+from pas_mm.datasets import (require_package,  # noqa: E402
+                             write_split_dataset)
 
 PIP_SPEC = 'elpv-dataset==1.0.0.post1'
 CLASSES = ('p000', 'p033', 'p067', 'p100')
@@ -42,20 +41,9 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0)
     args = p.parse_args(argv)
     images, labels, mono = load_elpv()
-    total = len(images)
-    keep = dedupe(images)
-    images, labels, mono = images[keep], labels[keep], mono[keep]
-    splits = stratified_split(labels * 2 + mono, args.ratios, args.seed)
-    resized = np.stack([
-        cv2.cvtColor(cv2.resize(img, (args.size, args.size),
-                                interpolation=cv2.INTER_AREA),
-                     cv2.COLOR_GRAY2BGR) for img in images])
-    write_image_folder(args.out, resized, labels, CLASSES, splits, dict(
-        source=PIP_SPEC, unique_images=len(keep), size=args.size,
-        ratios=args.ratios, seed=args.seed))
-    print(f'{args.out}: ' + ', '.join(f'{len(v)} {k}'
-                                      for k, v in splits.items()) +
-          f' images ({len(keep)} distinct of {total})')
+    print(write_split_dataset(
+        args.out, images, labels, CLASSES, args.size, args.ratios, args.seed,
+        PIP_SPEC, strata=labels * 2 + mono))
 
 
 if __name__ == '__main__':

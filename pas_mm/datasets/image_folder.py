@@ -10,7 +10,7 @@ import json
 import os
 import os.path as osp
 import shutil
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -87,6 +87,38 @@ def write_image_folder(out: str, images: np.ndarray, labels: Sequence[int],
         json.dump(dict(meta, counts=counts), f, indent=1)
     shutil.rmtree(out, ignore_errors=True)
     os.rename(tmp, out)
+
+
+def write_split_dataset(out: str, images: np.ndarray, labels: np.ndarray,
+                        class_names: Sequence[str], size: int,
+                        ratios: Sequence[float], seed: int, source: str,
+                        strata: Optional[np.ndarray] = None) -> str:
+    """De-duplicate, split, resize to ``size`` and write an image folder.
+
+    Args:
+        images: uint8 grey (N, H, W); labels: class index (N,).
+        strata: what the split is stratified by (default ``labels``).
+        source: where the images come from (recorded in split.json).
+
+    Returns:
+        A one-line summary of the counts.
+    """
+    import cv2
+    keep = dedupe(images)
+    strata = labels if strata is None else strata
+    splits = stratified_split(strata[keep], ratios, seed)
+    splits = {s: keep[ids] for s, ids in splits.items()}
+    interp = cv2.INTER_AREA if size < images.shape[1] else cv2.INTER_LINEAR
+    resized = np.zeros((len(images), size, size, 3), np.uint8)
+    for i in keep:
+        resized[i] = cv2.cvtColor(
+            cv2.resize(images[i], (size, size), interpolation=interp),
+            cv2.COLOR_GRAY2BGR)
+    write_image_folder(out, resized, labels, class_names, splits, dict(
+        source=source, unique_images=len(keep), size=size,
+        ratios=list(ratios), seed=seed))
+    return (f'{out}: ' + ', '.join(f'{len(v)} {k}' for k, v in splits.items())
+            + f' images ({len(keep)} distinct of {len(images)})')
 
 
 def check_image_folder(root: str, splits: Sequence[str] = SPLITS
