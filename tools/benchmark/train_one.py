@@ -50,7 +50,7 @@ BASE_METHODS = ('pretrain', 'pas', 'uniform', 'l1', 'slim', 'full',
 TP_METHODS = tuple(f'tp-{i}-{f}' for i in IMPORTANCES for f in FORMS
                    if not (i == 'bnscale' and f == 'fused'))
 METHODS = BASE_METHODS + TP_METHODS
-FUSED_LR_MULT = float(os.environ.get('FUSED_LR_MULT', 0.1))
+FUSED_LR_MULT = 0.1  # at 1x the BN-free fused network fell to chance on val
 
 
 def parse_args(argv=None):
@@ -68,6 +68,11 @@ def parse_args(argv=None):
     p.add_argument('--train-indices', type=int)
     p.add_argument('--val-indices', type=int)
     p.add_argument('--pretrained')
+    p.add_argument('--gate-lr-mult', type=float,
+                   help="recipe study: the gates' lr_mult (config's if unset)")
+    p.add_argument('--macs-loss-weight', type=float,
+                   help="recipe study: MACsLoss loss_weight (config's if "
+                   'unset)')
     args = p.parse_args(argv)
     if not 0 < args.target <= 1:
         p.error(f'--target {args.target} must be in (0, 1]')
@@ -95,7 +100,7 @@ def run_cfg(args):
     search = args.search_epochs if method in ('pas', 'slim') else 0
     hook_method = {'pretrain': 'full', 'scratch': 'uniform'}.get(
         method, 'full' if method.startswith('tp-') else method)
-    return build_cfg(
+    cfg = build_cfg(
         args.data_root, args.work_dir, method=hook_method,
         target=args.target, seed=args.seed, search_epochs=search,
         finetune_epochs=args.epochs - search,
@@ -104,6 +109,12 @@ def run_cfg(args):
         val_indices=args.val_indices,
         load_from=None if method in ('pretrain', 'scratch')
         else args.pretrained)
+    if args.gate_lr_mult is not None:
+        cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate'].lr_mult = \
+            args.gate_lr_mult
+    if args.macs_loss_weight is not None:
+        cfg.model.macs_loss.loss_weight = args.macs_loss_weight
+    return cfg
 
 
 def loss_batches(cfg, classifier, n: int = 4):
