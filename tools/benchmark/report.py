@@ -26,6 +26,7 @@ METHOD_NAMES = {
 }
 METHOD_ORDER = list(METHOD_NAMES)
 BASELINES = [m for m in METHOD_ORDER if m not in ('pas', 'full')]
+PRUNERS = [m for m in BASELINES if m != 'scratch']  # same start as PaS
 COLORS = {'pas': 'tab:red', 'uniform': 'tab:gray', 'l1': 'tab:blue',
           'slim': 'tab:green', 'scratch': 'tab:brown',
           'tp-magnitude-res': 'tab:purple', 'tp-taylor-res': 'tab:pink',
@@ -140,14 +141,15 @@ def method_table(rows: List[dict]) -> str:
     return '\n'.join(lines)
 
 
-def paired_differences(runs: List[dict], rows: List[dict]) -> List[dict]:
-    """Per target: PaS minus the best baseline (by mean test top-1), seed
-    by seed, over the seeds both have."""
+def paired_differences(runs: List[dict], rows: List[dict],
+                       candidates=BASELINES) -> List[dict]:
+    """Per target: PaS minus the best of ``candidates`` (by mean test
+    top-1), seed by seed, over the seeds both have."""
     out = []
     for t in sorted({r['target'] for r in rows if r['method'] == 'pas'},
                     reverse=True):
         base = [r for r in rows if r['target'] == t
-                and r['method'] in BASELINES]
+                and r['method'] in candidates]
         if not base:
             continue
         best = max(base, key=lambda r: r['acc_mean'])['method']
@@ -396,7 +398,9 @@ def write_report(out: str, meta: Optional[dict] = None) -> dict:
     resume = _maybe(osp.join(out, 'resume.json'))
     meta = meta or _maybe(osp.join(out, 'meta.json')) or {}
     paired = paired_differences(runs, rows)
-    results = dict(meta=meta, summary=rows, paired=paired, plots=plots,
+    paired_pruners = paired_differences(runs, rows, PRUNERS)
+    results = dict(meta=meta, summary=rows, paired=paired,
+                   paired_pruners=paired_pruners, plots=plots,
                    latency=latency,
                    overhead=overhead, ddp=ddp, resume=resume,
                    runs=[{k: v for k, v in r.items() if k != 'history'}
@@ -417,7 +421,10 @@ def write_report(out: str, meta: Optional[dict] = None) -> dict:
            'Deployed models, test split, mean ± std over seeds (deployed '
            'MACs, % of full).', '', method_table(rows), '',
            '## PaS vs the best baseline, paired by seed', '',
-           paired_table(paired), '', '## All numbers', '',
+           paired_table(paired), '',
+           '## PaS vs the best pruning method from the same pre-trained '
+           'weights (all but scratch), paired by seed', '',
+           paired_table(paired_pruners), '', '## All numbers', '',
            results_table(rows), '']
     if latency:
         md += ['## Deploy latency (CPU)', latency_table(latency), '']
