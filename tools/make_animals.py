@@ -10,7 +10,6 @@ resized to ``--size``) and ``OUT/split.json``.
 
     python tools/make_animals.py --out data/animals
 """
-import argparse
 import gzip
 import os.path as osp
 import pickle
@@ -19,8 +18,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from pas_mm.datasets import (require_package,  # noqa: E402
-                             write_split_dataset)
+from pas_mm.datasets import (generator_args,  # noqa: E402
+                             require_package, write_split_dataset)
 
 PIP_SPEC = 'animal-mnist==0.4'
 
@@ -37,12 +36,7 @@ def load_animals():
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--out', default='data/animals')
-    p.add_argument('--size', type=int, default=32)
-    p.add_argument('--ratios', type=float, nargs=3, default=[0.7, 0.15, 0.15])
-    p.add_argument('--seed', type=int, default=0)
-    args = p.parse_args(argv)
+    args = generator_args(__doc__, 'data/animals', argv)
     images, labels = load_animals()
     print(write_split_dataset(
         args.out, images, labels, [str(c) for c in range(10)], args.size,

