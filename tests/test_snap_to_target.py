@@ -49,7 +49,8 @@ def test_snap_flips_the_channels_nearest_the_threshold(low, high, direction):
     # every flipped channel's weight is nearer the threshold than every
     # channel of the same side that stayed as it was
     moved = [float(g.weight[c].detach()) for g, c in changed]
-    stayed = [float(g.weight[c].detach()) for g in gates for c in range(g.num_channels)
+    stayed = [float(g.weight[c].detach()) for g in gates
+              for c in range(g.num_channels)
               if bool(before[g][c]) == bool(after[g][c]) == (
                   direction == 'drop')]
     if direction == 'drop':

@@ -1,7 +1,6 @@
 """Hooks of the benchmark: baseline pruning, history, gate probes."""
 import json
 import os.path as osp
-from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -23,8 +22,7 @@ class PruneBaselineHook(Hook):
     ``prune_epoch``, then fixes the masks of ``make_masks(method)`` and
     fine-tunes. ``slim`` adds ``slim_lambda * sign(gamma)`` to the gradient
     of every branch-BN gamma before ``prune_epoch`` (network slimming's L1
-    sparsity). ``stop_epoch`` ends the run after that many epochs (a shared
-    phase-1 run whose last checkpoint several fine-tunes resume).
+    sparsity).
 
     The history (``macs_ratio`` per ``interval`` iterations, val metrics
     per epoch) is saved in checkpoints, restored on resume, and written to
@@ -36,13 +34,11 @@ class PruneBaselineHook(Hook):
     def __init__(self,
                  method: str,
                  prune_epoch: int,
-                 stop_epoch: Optional[int] = None,
                  slim_lambda: float = 0.,
                  interval: int = 5,
                  history_file: str = 'history.json'):
         self.method = method
         self.prune_epoch = prune_epoch
-        self.stop_epoch = stop_epoch
         self.slim_lambda = slim_lambda
         self.interval = interval
         self.history_file = history_file
@@ -96,10 +92,6 @@ class PruneBaselineHook(Hook):
                 macs_ratio=model.counter.kept_macs() / model.macs_full,
                 loss=float(outputs['loss']) if outputs else None))
 
-    def after_train_epoch(self, runner) -> None:
-        if self.stop_epoch is not None and runner.epoch + 1 >= self.stop_epoch:
-            runner.train_loop.stop_training = True
-
     def after_val_epoch(self, runner, metrics=None) -> None:
         if runner.train_loop is None or not metrics:
             return
@@ -117,7 +109,6 @@ class PruneBaselineHook(Hook):
         if old is not None:
             self.history['train'] = list(old['train'])
             self.history['val'] = list(old['val'])
-            self.history['phase1_method'] = old['method']
 
     def after_train(self, runner) -> None:
         for h in self._handles:

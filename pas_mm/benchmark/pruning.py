@@ -63,12 +63,10 @@ def apply_masks(model, masks: Dict[str, torch.Tensor]) -> None:
         raise ValueError(f'masks for {sorted(masks)} do not match the gates '
                          f'{sorted(gates)}')
     for name, g in gates.items():
-        m = masks[name].to(torch.bool)
-        if m.shape != (g.num_channels, ) or int(m.sum()) < 1:
-            raise ValueError(f'bad mask for {name}: shape {tuple(m.shape)}, '
-                             f'{int(m.sum())} kept of {g.num_channels}')
-        g.fixed_mask.copy_(m)
-        g.fixed.fill_(True)
+        try:
+            g.fix(masks[name])
+        except ValueError as e:
+            raise ValueError(f'bad mask for {name}: {e}') from None
 
 
 def full_masks(model) -> Dict[str, torch.Tensor]:

@@ -13,8 +13,9 @@ globally. Two forms of the same pre-trained RepVGG are given to it:
 
 The global pruning ratio is bisected towards the target; the ratio whose
 deployed MACs are nearest the target is kept (Torch-Pruning removes
-coupled channels group by group, so the MACs move in steps). The result is the pruned widths and weights,
-which load into ``PaSRepVGG(widths=...)`` (``res``, gates open) or
+coupled channels group by group, so the MACs move in steps). The result
+is the pruned widths and weights, which load into
+``PaSRepVGG(widths=...)`` (``res``, gates open) or
 ``PaSRepVGG(widths=..., deploy=True)`` (``fused``) built from a config.
 """
 import copy

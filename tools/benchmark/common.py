@@ -91,12 +91,9 @@ def build_cfg(data_root: str,
               seed: int = 0,
               search_epochs: int = 3,
               finetune_epochs: int = 5,
-              stop_epoch: Optional[int] = None,
-              prune_epoch: Optional[int] = None,
               slim_lambda: float = 0.,
               train_indices: Optional[int] = None,
               val_indices: Optional[int] = None,
-              resume_from: Optional[str] = None,
               load_from: Optional[str] = None,
               augment: bool = True,
               checkpoint: bool = True,
@@ -107,12 +104,8 @@ def build_cfg(data_root: str,
         method: 'pas' (gates searched by PaSSearchHook for
             ``search_epochs``) or a baseline of
             :func:`pas_mm.benchmark.make_masks` (gates open and fixed
-            until ``prune_epoch``, then pruned by the method).
+            until ``search_epochs``, then pruned by the method).
         target: MACs target, ratio of the full model.
-        stop_epoch: end after this many epochs (shared phase-1 run).
-        prune_epoch: epoch at which a baseline prunes (default
-            ``search_epochs``).
-        resume_from: checkpoint to resume (epoch, optimizer, LR schedule).
         load_from: weights to start from (a pre-trained network; the LR
             schedule starts anew).
         augment: False trains on the test pipeline (bit-exact reruns).
@@ -153,16 +146,11 @@ def build_cfg(data_root: str,
         max_keep_ckpts=1, save_last=checkpoint)
     cfg.custom_hooks = [
         dict(type='PruneBaselineHook', method=method,
-             prune_epoch=search_epochs if prune_epoch is None
-             else prune_epoch, stop_epoch=stop_epoch,
-             slim_lambda=slim_lambda),
+             prune_epoch=search_epochs, slim_lambda=slim_lambda),
         dict(type='PaSSearchHook',
              search_epochs=search_epochs if method == 'pas' else 0,
              snap_tol=cfg.custom_hooks[0].get('snap_tol', 0.01)
              if method == 'pas' else None, interval=15),
     ] + list(extra_hooks or [])
-    if resume_from:
-        cfg.resume, cfg.load_from = True, osp.abspath(resume_from)
-    else:
-        cfg.load_from = load_from and osp.abspath(load_from)
+    cfg.load_from = load_from and osp.abspath(load_from)
     return cfg

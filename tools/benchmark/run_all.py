@@ -102,8 +102,8 @@ def parse_args(argv=None):
 def plan(args) -> list:
     """Training jobs: dicts with name, argv and the names they need."""
     P, S, F = args.pretrain_epochs, args.search_epochs, args.finetune_epochs
-    common = ['--data-root', args.data_root, '--search-epochs', str(S), '--slim-lambda',
-              str(args.slim_lambda)]
+    common = ['--data-root', args.data_root, '--search-epochs', str(S),
+              '--slim-lambda', str(args.slim_lambda)]
     for key in ('train_indices', 'val_indices'):
         if getattr(args, key) is not None:
             common += ['--' + key.replace('_', '-'), str(getattr(args, key))]

@@ -70,9 +70,6 @@ def parse_args(argv=None):
     p.add_argument('--pretrained')
     p.add_argument('--gate-lr-mult', type=float,
                    help="recipe study: the gates' lr_mult (config's if unset)")
-    p.add_argument('--macs-loss-weight', type=float,
-                   help="recipe study: MACsLoss loss_weight (config's if "
-                   'unset)')
     args = p.parse_args(argv)
     if not 0 < args.target <= 1:
         p.error(f'--target {args.target} must be in (0, 1]')
@@ -112,8 +109,6 @@ def run_cfg(args):
     if args.gate_lr_mult is not None:
         cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate'].lr_mult = \
             args.gate_lr_mult
-    if args.macs_loss_weight is not None:
-        cfg.model.macs_loss.loss_weight = args.macs_loss_weight
     return cfg
 
 
