@@ -76,7 +76,7 @@ def export_verified(model: PaSModel, atol: float = 1e-4
     Raises:
         DeployError: the float64 outputs differ by more than ``atol``.
     """
-    model64 = copy.deepcopy(model).double()
+    model64 = copy.deepcopy(model).double().eval()
     arch_cfg, state64 = export_deploy(model64)
     deployed64 = build_deployed(arch_cfg, state64)
     inputs = torch.randn(2, *model.input_shape,
@@ -92,9 +92,12 @@ def export_verified(model: PaSModel, atol: float = 1e-4
     state = {k: v.float() if v.is_floating_point() else v
              for k, v in state64.items()}
     deployed = build_deployed(arch_cfg, state)
+    was_training = model.training
+    model.eval()
     with torch.no_grad():
         diff = max_abs_diff(raw_forward(model.architecture, inputs),
                             raw_forward(deployed, inputs))
+    model.train(was_training)
     return arch_cfg, state, deployed, dict(max_abs_diff=diff,
                                            max_abs_diff_float64=exact_diff)
 

@@ -44,13 +44,17 @@ class MACsEntry:
 
 
 def _static_factor(module: nn.Module, output: torch.Tensor) -> float:
-    """MACs per (input channel x output channel) of one call, batch 1."""
+    """MACs per (input channel x output channel) of one call.
+
+    Rows of dim 0 count: the profile runs one image, so they are 1 except
+    in a RoI head, where they are the RoIs.
+    """
     if isinstance(module, nn.Conv2d):
         k_h, k_w = module.kernel_size
-        h, w = output.shape[-2:]
-        return k_h * k_w * h * w / module.groups
+        n, _, h, w = output.shape
+        return k_h * k_w * n * h * w / module.groups
     # nn.Linear: one product per row of the output
-    return output.numel() / output.shape[0] / module.out_features
+    return output.numel() / module.out_features
 
 
 def _tensors(obj) -> List[torch.Tensor]:

@@ -4,13 +4,13 @@ import json
 from typing import Dict, Optional, Sequence, Union
 
 import torch
-from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 from torch import nn
 
 from ..ops import DBCGate
 from .backbones.gated_backbone import GatedBackboneMixin
+from .backbones.stock_backbone import gated_backbone_cfg
 from .losses import format_macs
 from .macs_counter import MACsCounter
 from .raw_forward import raw_forward
@@ -55,8 +55,8 @@ class PaSModel(BaseModel):
         if isinstance(architecture, dict):
             architecture = copy.deepcopy(dict(architecture))
             if backbone is not None:
-                architecture = Config._merge_a_into_b(
-                    dict(backbone=copy.deepcopy(backbone)), architecture)
+                architecture['backbone'] = gated_backbone_cfg(
+                    architecture.get('backbone', {}), backbone)
             if data_preprocessor is not None:
                 architecture.setdefault('data_preprocessor', data_preprocessor)
             # the merged config, from which deploy writes its config

@@ -9,6 +9,7 @@ from mmpretrain.models.backbones.repvgg import RepVGG, RepVGGBlock
 from torch import nn
 
 from .gated_backbone import GatedBackboneMixin, gate_or_none, slice_channels
+from .stock_backbone import with_stock_defaults
 
 
 class GatedRepVGGBlock(RepVGGBlock):
@@ -124,6 +125,23 @@ class PaSRepVGG(GatedBackboneMixin, RepVGG):
             self.add_module(f'stage_{i + 1}', Sequential(*blocks))
             self.stages.append(f'stage_{i + 1}')
         self.ppf = nn.Identity()
+
+    @classmethod
+    def from_stock(cls, stock_cls: type, cfg: dict) -> dict:
+        """Config reproducing mmpretrain's ``RepVGG`` (``cfg``: merged).
+
+        Raises:
+            ValueError: another backbone class, or ``add_ppf=True``.
+        """
+        if stock_cls is not RepVGG:
+            raise ValueError(
+                f'PaSRepVGG cannot reproduce backbone {stock_cls.__name__} '
+                f'({stock_cls.__module__}); supported: mmpretrain RepVGG')
+        cfg = with_stock_defaults(cls, stock_cls, cfg)
+        if cfg.pop('add_ppf', False):
+            raise ValueError('PaSRepVGG cannot reproduce RepVGG with '
+                             'add_ppf=True (the pyramid pooling of YOLOX-PAI)')
+        return cfg
 
     @staticmethod
     def arch_widths(arch: dict, base_channels: int) -> List[int]:

@@ -5,11 +5,29 @@ import torch
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
 from mmengine.registry import MODELS
-from mmpretrain.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
+from mmpretrain.models.backbones.resnet import (BasicBlock, Bottleneck, ResNet,
+                                                ResNetV1c, ResNetV1d)
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .gated_backbone import GatedBackboneMixin, gate_or_none, slice_channels
+from .stock_backbone import with_stock_defaults
+
+
+def stock_resnets() -> Dict[type, dict]:
+    """Stock ResNet classes PaSResNet reproduces -> options their class sets.
+
+    mmdet's classes are included when mmdet is installed.
+    """
+    variants = {ResNet: {}, ResNetV1c: dict(deep_stem=True, avg_down=False),
+                ResNetV1d: dict(deep_stem=True, avg_down=True)}
+    try:
+        from mmdet.models.backbones import resnet as det
+    except ImportError:
+        return variants
+    variants.update({det.ResNet: {},
+                     det.ResNetV1d: dict(deep_stem=True, avg_down=True)})
+    return variants
 
 
 def fold_bn(weight: torch.Tensor, bias: Optional[torch.Tensor],
@@ -160,6 +178,65 @@ class PaSResNet(GatedBackboneMixin, ResNet):
                     conv.stride, conv.padding, conv.dilation, conv.groups,
                     bias=True))
                 _replace(self, names[norm], nn.Identity())
+
+    @classmethod
+    def from_stock(cls, stock_cls: type, cfg: dict) -> dict:
+        """Config reproducing a stock ResNet (``cfg``: merged, type ours).
+
+        Fills the options the stock class sets itself (V1c/V1d stems) and
+        its defaults that differ from mmpretrain's ResNet (mmdet:
+        ``norm_eval=True``, ``out_indices=(0, 1, 2, 3)``); mmdet's
+        ``pretrained`` becomes an ``init_cfg``.
+
+        Raises:
+            ValueError: the stock class or an option (DCN, plugins, ResNeXt
+                groups) cannot be reproduced.
+        """
+        variants = stock_resnets()
+        if stock_cls not in variants:
+            raise ValueError(
+                f'PaSResNet cannot reproduce backbone {stock_cls.__name__} '
+                f'({stock_cls.__module__}); supported: '
+                f'{sorted({c.__name__ for c in variants})} from mmpretrain '
+                'and mmdet (ResNeXt groups, Res2Net and the like are not)')
+        cfg = with_stock_defaults(cls, stock_cls, cfg)
+        cfg.update(variants[stock_cls])
+        for name in ('dcn', 'plugins'):
+            value = cfg.pop(name, None)
+            if value is not None:
+                raise ValueError(
+                    f'PaSResNet cannot reproduce {stock_cls.__name__} with '
+                    f'{name}={value!r}: remove {name} from the backbone '
+                    'config or keep the stock backbone')
+        if any(cfg.pop('stage_with_dcn', ())):
+            raise ValueError(f'PaSResNet cannot reproduce '
+                             f'{stock_cls.__name__} with DCN stages '
+                             '(stage_with_dcn)')
+        pretrained = cfg.pop('pretrained', None)
+        if pretrained is not None:
+            cfg['init_cfg'] = dict(type='Pretrained', checkpoint=pretrained)
+        if cfg.get('stem_channels') is None:
+            cfg['stem_channels'] = cfg.get('base_channels', 64)
+        return cfg
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """Also read mmdet's deep stem (a plain Sequential of conv/BN/ReLU)."""
+        if self.deep_stem and prefix + 'stem.0.weight' in state_dict:
+            for i, j in enumerate((0, 3, 6)):
+                norm = self.stem[i].norm_name
+                for old, new in ((j, 'conv'), (j + 1, norm)):
+                    for k in [k for k in state_dict
+                              if k.startswith(f'{prefix}stem.{old}.')]:
+                        state_dict[k.replace(f'stem.{old}.',
+                                             f'stem.{i}.{new}.')] = \
+                            state_dict.pop(k)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _freeze_stages(self):
+        """Frozen stages keep their weights; their gates are still searched."""
+        super()._freeze_stages()
+        for gate in self.gates().values():
+            gate.weight.requires_grad = True
 
     def make_res_layer(self, **kwargs):
         return super().make_res_layer(gate_cfg=self.gate_cfg, **kwargs)
