@@ -91,7 +91,7 @@ def test_unreachable_target_is_reported_when_model_is_built():
 def test_config_without_gates_fails_loudly():
     arch = tiny_repvgg_classifier()
     arch['backbone']['gate_cfg'] = None
-    with pytest.raises(ValueError, match='has no DBC gates'):
+    with pytest.raises(ValueError, match='built without gates'):
         build(arch, (3, 32, 32))
     arch['backbone'] = dict(type='ResNet', depth=18)
     with pytest.raises(ValueError, match=r'\(ResNet\) has no DBC gates'):

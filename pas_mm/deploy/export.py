@@ -6,7 +6,9 @@ import torch
 from mmengine.registry import MODELS
 
 from ..models import PaSModel
-from ..models.backbones.gated_backbone import slice_channels
+from ..models.backbones.gated_backbone import (GatedBackboneMixin,
+                                               slice_channels)
+from .narrowed import NARROWABLE
 
 
 def export_deploy(model: PaSModel) -> Tuple[dict, Dict[str, torch.Tensor]]:
@@ -31,20 +33,85 @@ def export_deploy(model: PaSModel) -> Tuple[dict, Dict[str, torch.Tensor]]:
         raise RuntimeError('PaSModel was built from a module, not a config; '
                            'deploy needs the architecture config to rewrite')
     arch = model.architecture
-    updates, backbone_state = arch.backbone.export_deploy()
-    state = {k: v.detach().clone() for k, v in arch.state_dict().items()
-             if not k.startswith('backbone.')}
-    state.update({f'backbone.{k}': v for k, v in backbone_state.items()})
+    cfg = copy.deepcopy(dict(model.architecture_cfg))
+    state = {k: v.detach().clone() for k, v in arch.state_dict().items()}
+    if isinstance(arch.backbone, GatedBackboneMixin):
+        updates, backbone_state = arch.backbone.export_deploy()
+        state = {k: v for k, v in state.items()
+                 if not k.startswith('backbone.')}
+        state.update({f'backbone.{k}': v for k, v in backbone_state.items()})
+        cfg['backbone'] = dict(cfg['backbone'], **updates)
+        out_widths = [None if g is None else g.num_kept()
+                      for g in arch.backbone.output_gates()]
+        if any(w is not None for w in out_widths) and not model.gate_groups:
+            set_input_widths(cfg, out_widths)
     for name, gate in model.consumers.items():
         key = f'{name}.weight'
         state[key] = slice_channels(state[key], in_mask=gate.hard_mask())
-    cfg = copy.deepcopy(dict(model.architecture_cfg))
-    cfg['backbone'] = dict(cfg['backbone'], **updates)
-    out_widths = [None if g is None else g.num_kept()
-                  for g in arch.backbone.output_gates()]
-    if any(w is not None for w in out_widths):
-        set_input_widths(cfg, out_widths)
-    return cfg, state
+    if not model.gate_groups:
+        return cfg, state
+    slice_gate_groups(arch, model.gate_groups, state, cfg,
+                      traced=set(model.consumers))
+    return narrowed_cfg(cfg, state), state
+
+
+def slice_gate_groups(arch, groups, state: dict, cfg: dict,
+                      traced=frozenset()) -> None:
+    """Slice the channels of neck/head gate groups; drop their gates.
+
+    Output channels of the group's convs (and norms, and the repeated
+    blocks of YOLACT's coefficient conv), input channels of its declared
+    readers; stock options following the width (``num_protos``) are set in
+    ``cfg``. Traced readers were sliced with the other consumers.
+    """
+    names = {m: n for n, m in arch.named_modules()}
+    for g in groups:
+        keep = g.gate.hard_mask()
+        for key in [k for k in state if k.startswith(g.path + '.')]:
+            del state[key]
+        for conv in g.convs + g.norms:
+            for key in [f'{names[conv]}.{k}' for k in
+                        ('weight', 'bias', 'running_mean', 'running_var')]:
+                if key in state:
+                    state[key] = slice_channels(state[key], keep)
+        for conv in g.readers:
+            if names[conv] not in traced:
+                key = f'{names[conv]}.weight'
+                state[key] = slice_channels(state[key], in_mask=keep)
+        for conv, copies in g.repeated:
+            for key in (f'{names[conv]}.weight', f'{names[conv]}.bias'):
+                if key in state:
+                    state[key] = slice_channels(state[key], keep.repeat(
+                        copies))
+        for path, value in g.cfg_updates:
+            *parents, last = path.split('.')
+            sub = cfg
+            for p in parents:
+                sub = sub[p] = dict(sub[p])
+            sub[last] = value(int(keep.sum()))
+
+
+def narrowed_cfg(cfg: dict, state: Dict[str, torch.Tensor]) -> dict:
+    """``cfg``, wrapped in ``PaSNarrowed`` where ``state`` has narrower layers.
+
+    Builds ``cfg`` once and lists every conv, linear and norm whose weight
+    shape in ``state`` differs: the per-layer widths no stock option can
+    express.
+    """
+    stock = MODELS.build(copy.deepcopy(cfg))
+    shapes = {}
+    for name, m in stock.named_modules():
+        w = getattr(m, 'weight', None)
+        key = f'{name}.weight'
+        if isinstance(w, torch.Tensor) and key in state and \
+                state[key].shape != w.shape:
+            if not isinstance(m, NARROWABLE):
+                raise RuntimeError(f'{name} ({type(m).__name__}) changed '
+                                   'width but cannot be narrowed')
+            shapes[name] = list(state[key].shape[:2])
+    if not shapes:
+        return cfg
+    return dict(type='PaSNarrowed', model=cfg, shapes=shapes)
 
 
 def set_input_widths(cfg: dict, out_widths: list) -> None:

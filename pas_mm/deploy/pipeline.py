@@ -76,6 +76,9 @@ def export_verified(model: PaSModel, atol: float = 1e-4
     Raises:
         DeployError: the float64 outputs differ by more than ``atol``.
     """
+    for m in model.modules():  # YOLACT's head caches the last training batch
+        if getattr(m, '_raw_positive_infos', None):
+            m._raw_positive_infos = dict()
     model64 = copy.deepcopy(model).double().eval()
     arch_cfg, state64 = export_deploy(model64)
     deployed64 = build_deployed(arch_cfg, state64)

@@ -1,7 +1,8 @@
 """Differentiable MACs counter for conv and linear layers.
 
-MACs of a conv are ``k_h * k_w * c_in * c_out * H_out * W_out / groups`` and
-of a linear layer ``rows * c_in * c_out``. A profiling forward pass records
+MACs of a conv are ``k_h * k_w * c_in * c_out * H_out * W_out / groups``
+(a transposed conv: ``H_in * W_in``) and of a linear layer
+``rows * c_in * c_out``. A profiling forward pass records
 the static part (``k_h * k_w * H_out * W_out / groups`` summed over calls, so
 a head shared across FPN levels counts once per level); the channel counts
 come from the DBC gates before and after each layer, so the total is
@@ -22,7 +23,8 @@ GatePair = Tuple[Optional[DBCGate], Optional[DBCGate]]
 
 # Modules that keep channel c of their input in channel c of their output.
 CHANNELWISE = ('GlobalAveragePooling', 'AdaptiveAvgPool2d', 'AvgPool2d',
-               'MaxPool2d', 'Dropout', 'Identity', 'ReLU', 'Flatten')
+               'MaxPool2d', 'Dropout', 'Identity', 'ReLU', 'Flatten',
+               'InterpolateModule', 'Upsample', 'DBCGate')
 
 
 @dataclass
@@ -34,27 +36,30 @@ class MACsEntry:
     out_channels: int
     in_gate: Optional[DBCGate] = None
     out_gate: Optional[DBCGate] = None
+    out_repeat: int = 1  # output channels = out_repeat x the gated channels
 
     def macs(self, kept: Callable[[DBCGate], Union[int, torch.Tensor]]):
         """MACs with ``kept(gate)`` channels behind each gate."""
         c_in = self.in_channels if self.in_gate is None else kept(self.in_gate)
-        c_out = (self.out_channels
-                 if self.out_gate is None else kept(self.out_gate))
+        c_out = (self.out_channels if self.out_gate is None else
+                 kept(self.out_gate) * self.out_repeat)
         return self.factor * c_in * c_out
 
 
-def _static_factor(module: nn.Module, output: torch.Tensor) -> float:
-    """MACs per (input channel x output channel) of one call.
+def _static_factor(module: nn.Module, x: torch.Tensor,
+                   out: torch.Tensor) -> float:
+    """MACs per (input channel x output channel) of one call, ``x -> out``.
 
     Rows of dim 0 count: the profile runs one image, so they are 1 except
     in a RoI head, where they are the RoIs.
     """
-    if isinstance(module, nn.Conv2d):
-        k_h, k_w = module.kernel_size
-        n, _, h, w = output.shape
-        return k_h * k_w * n * h * w / module.groups
-    # nn.Linear: one product per row of the output
-    return output.numel() / module.out_features
+    if isinstance(module, nn.Linear):  # one product per row
+        return x.numel() / module.in_features
+    k_h, k_w = module.kernel_size
+    # a conv computes each output position, a transposed conv spreads each
+    # input position
+    n, _, h, w = (x if isinstance(module, nn.ConvTranspose2d) else out).shape
+    return k_h * k_w * n * h * w / module.groups
 
 
 def _tensors(obj) -> List[torch.Tensor]:
@@ -83,7 +88,9 @@ class MACsCounter:
                 gated: Optional[Dict[nn.Module, GatePair]] = None,
                 ignored: Iterable[nn.Module] = (),
                 source: Optional[nn.Module] = None,
-                source_gates: Sequence[Optional[DBCGate]] = ()):
+                source_gates: Sequence[Optional[DBCGate]] = (),
+                gated_outputs: Optional[Dict[nn.Module, DBCGate]] = None,
+                out_repeat: Optional[Dict[nn.Module, int]] = None):
         """Run ``run()`` once (batch 1) and record every conv/linear layer.
 
         Args:
@@ -98,6 +105,10 @@ class MACsCounter:
                 outside ``source`` that read such an output (directly or
                 through channel-wise modules such as global pooling) get
                 that gate as their input gate.
+            gated_outputs: more modules whose outputs are gated (neck and
+                head gates); the layers reading them are found the same way.
+            out_repeat: layer -> how many copies of its output gate's
+                channels it outputs (YOLACT's coefficients per anchor).
 
         Returns:
             tuple[MACsCounter, dict[str, DBCGate]]: the counter and the
@@ -121,11 +132,15 @@ class MACsCounter:
         def on_source(module, inputs, output):
             link(output, source_gates)
 
+        def on_gated_output(module, inputs, output):
+            gate = gated_outputs[module]
+            link(output, [gate] * len(_tensors(output)))
+
         def on_layer(module, inputs, output):
             is_layer = isinstance(module, (nn.Conv2d, nn.Linear))
-            if is_layer:
+            if is_layer or isinstance(module, nn.ConvTranspose2d):
                 factors[module] = (factors.get(module, 0.) +
-                                   _static_factor(module, output))
+                                   _static_factor(module, inputs[0], output))
             if module in inside_source:
                 return
             gates = [linked.get(id(t)) for t in _tensors(inputs)]
@@ -136,15 +151,19 @@ class MACsCounter:
                 if type(module).__name__ not in CHANNELWISE:
                     raise NotImplementedError(
                         f'{names[module]} ({type(module).__name__}) reads a '
-                        'gated backbone output; pas_mm can only prune '
-                        'conv/linear layers and channel-wise modules '
-                        f'{CHANNELWISE} there. Disable the output gates '
-                        'of the backbone or gate a different layer.')
+                        'gated feature; pas_mm can only prune conv/linear '
+                        'layers and channel-wise modules '
+                        f'{CHANNELWISE} there. Gate a different layer or '
+                        'disable that gate (backbone output gates, '
+                        'gate_neck, gate_heads).')
                 link(output, gates)
 
         handles = []
         if source is not None:
             handles.append(source.register_forward_hook(on_source))
+        gated_outputs = dict(gated_outputs or {})
+        for m in gated_outputs:  # after the gate hooks: sees gated outputs
+            handles.append(m.register_forward_hook(on_gated_output))
         for m in model.modules():
             if m is source:
                 continue
@@ -174,11 +193,14 @@ class MACsCounter:
         for m, factor in factors.items():
             if m in ignored:
                 continue
-            in_gate, out_gate = gated.get(m, (consumers.get(m), None))
+            in_gate, out_gate = gated.get(m, (None, None))
+            c_in, c_out = ((m.in_features, m.out_features)
+                           if isinstance(m, nn.Linear) else
+                           (m.in_channels, m.out_channels))
             entries.append(
-                MACsEntry(names[m], factor, m.weight.shape[1] * (
-                    m.groups if isinstance(m, nn.Conv2d) else 1),
-                          m.weight.shape[0], in_gate, out_gate))
+                MACsEntry(names[m], factor, c_in, c_out,
+                          consumers.get(m) if in_gate is None else in_gate,
+                          out_gate, (out_repeat or {}).get(m, 1)))
         counter = cls(entries)
         return counter, {names[m]: g for m, g in consumers.items()}
 

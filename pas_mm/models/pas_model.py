@@ -13,7 +13,8 @@ from .backbones.gated_backbone import GatedBackboneMixin
 from .backbones.stock_backbone import gated_backbone_cfg
 from .losses import format_macs
 from .macs_counter import MACsCounter
-from .raw_forward import raw_forward
+from .gated_parts import build_gate_groups, group_layers
+from .raw_forward import raw_forward, training_only_layers
 from .snap_to_target import snap_to_target
 
 
@@ -35,6 +36,14 @@ class PaSModel(BaseModel):
             The resulting backbone must be DBC-gated.
         macs_loss (dict): a :class:`MACsLoss` config with the target.
         input_shape (Sequence[int]): (C, H, W) at which MACs are counted.
+        gate_neck (bool): also gate the detector's neck (one gate for all
+            FPN levels: its laterals are summed top-down and its levels feed
+            shared heads).
+        gate_heads (bool): also gate the dense heads: one gate per conv
+            shared across levels, YOLACT's protonet convs (the last one
+            coupled with the coefficients: ``num_protos``).
+        part_gate_cfg (dict, optional): :class:`DBCGate` arguments of the
+            neck and head gates (e.g. ``dict(min_keep=8)``).
         subnet (str, optional): a subnet JSON written by ``PaSSearchHook``;
             its masks are applied and fixed (fine-tune a searched width
             without its checkpoint).
@@ -48,6 +57,9 @@ class PaSModel(BaseModel):
                  backbone: Optional[dict] = None,
                  macs_loss: dict = dict(type='MACsLoss', target=0.5),
                  input_shape: Sequence[int] = (3, 224, 224),
+                 gate_neck: bool = False,
+                 gate_heads: bool = False,
+                 part_gate_cfg: Optional[dict] = None,
                  subnet: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
@@ -66,22 +78,39 @@ class PaSModel(BaseModel):
             self.architecture_cfg = None
         self.architecture = architecture
         self.data_preprocessor = architecture.data_preprocessor
+        self.gate_groups = build_gate_groups(
+            architecture, gate_neck, gate_heads,
+            part_gate_cfg) if gate_neck or gate_heads else []
         backbone = getattr(architecture, 'backbone', None)
-        if not isinstance(backbone, GatedBackboneMixin) or not backbone.gates():
+        if not isinstance(backbone, GatedBackboneMixin):
+            if not self.gate_groups:
+                raise ValueError(
+                    f'PaSModel: the backbone of {type(architecture).__name__}'
+                    f' ({type(backbone).__name__}) has no DBC gates. Use a '
+                    "gated backbone such as dict(type='PaSRepVGG') or "
+                    "dict(type='PaSResNet'), or gate_neck / gate_heads.")
+            backbone = None
+        elif not backbone.gates() and not self.gate_groups:
             raise ValueError(
-                f'PaSModel: the backbone of {type(architecture).__name__} '
-                f'({type(backbone).__name__}) has no DBC gates. Use a gated '
-                "backbone such as dict(type='PaSRepVGG') or "
-                "dict(type='PaSResNet') with gate_cfg set.")
+                f'PaSModel: the backbone {type(backbone).__name__} was built '
+                'without gates (gate_cfg=None) and nothing else is gated')
+        gated, out_repeat = group_layers(self.gate_groups)
+        if backbone is not None:
+            gated.update(backbone.gated_layers())
         self.input_shape = tuple(input_shape)
         self.counter, self.consumers = MACsCounter.profile(
             architecture,
             lambda: raw_forward(architecture,
-                                torch.zeros(1, *self.input_shape)),
-            gated=backbone.gated_layers(),
-            ignored=backbone.fused_away(),
+                                torch.zeros(1, *self.input_shape),
+                                training_branches=True),
+            gated=gated,
+            ignored=(training_only_layers(architecture) +
+                     (backbone.fused_away() if backbone else [])),
             source=backbone,
-            source_gates=backbone.output_gates())
+            source_gates=backbone.output_gates() if backbone else (),
+            gated_outputs={m: g.gate for g in self.gate_groups
+                           for m in g.outputs},
+            out_repeat=out_repeat)
         self.macs_full = self.counter.full()
         self.macs_min = self.counter.minimum()
         self.macs_loss = MODELS.build(macs_loss)

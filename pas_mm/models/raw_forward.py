@@ -48,7 +48,30 @@ def fixed_proposals(inputs: torch.Tensor, num: int) -> List[InstanceData]:
     return [InstanceData(bboxes=boxes.to(inputs)) for _ in range(len(inputs))]
 
 
-def raw_forward(model: nn.Module, inputs: torch.Tensor):
+def yolact_mask_logits(protos: torch.Tensor, coeffs: List[torch.Tensor],
+                       grid: int = 8):
+    """YOLACT's mask logits of every prior, on a ``grid`` x ``grid`` sample
+    of prototype pixels, before the crop.
+
+    ``protos`` (N, P, h, w) and ``coeffs`` per level (N, A * P, H, W) give
+    (N, priors, pixels): what the detector outputs, and unchanged when
+    prototypes and their coefficients are pruned together (``num_protos``).
+    """
+    n, p, h, w = protos.shape
+    protos = protos[:, :, ::max(1, h // grid), ::max(1, w // grid)]
+    coeffs = torch.cat([c.permute(0, 2, 3, 1).reshape(n, -1, p)
+                        for c in coeffs], 1)
+    return torch.einsum('nqp,npk->nqk', coeffs, protos.flatten(2))
+
+
+def training_only_layers(model: nn.Module) -> List[nn.Module]:
+    """Layers :func:`raw_forward` runs only with ``training_branches``."""
+    branch = getattr(getattr(model, 'mask_head', None), 'segm_branch', None)
+    return [] if branch is None else list(branch.modules())
+
+
+def raw_forward(model: nn.Module, inputs: torch.Tensor,
+                training_branches: bool = False):
     """Network outputs before any post-processing.
 
     Classifiers: ``model(inputs, mode='tensor')`` (logits). mmdet
@@ -58,16 +81,18 @@ def raw_forward(model: nn.Module, inputs: torch.Tensor):
     (``test_cfg.rpn.max_per_img`` per image; mmdet's RoI head runs its mask
     branch on the first 100); the mask head's dense part: YOLACT's
     prototypes, CondInst's mask features, SOLO's kernel and mask outputs.
-    Training-only branches (YOLACT's semantic segmentation) are not run.
 
     Args:
         model: an mmpretrain classifier or an mmdet detector.
         inputs: (N, C, H, W) preprocessed images.
+        training_branches: also run the branches only training uses
+            (YOLACT's semantic segmentation on P3), so that tracing sees
+            every layer reading a gated feature.
     """
     if not any(hasattr(model, h) for h in DETECTOR_HEADS):
         return model(inputs, mode='tensor')
     feats = model.extract_feat(inputs)
-    outs = [feats]
+    outs = []
     if getattr(model, 'rpn_head', None) is not None:
         outs.append(model.rpn_head(feats))
     if getattr(model, 'roi_head', None) is not None:
@@ -78,8 +103,13 @@ def raw_forward(model: nn.Module, inputs: torch.Tensor):
         outs.append(model.bbox_head(feats))
     mask_head = getattr(model, 'mask_head', None)
     if mask_head is not None and getattr(model, 'roi_head', None) is None:
-        if hasattr(mask_head, 'protonet'):  # YOLACT: prototypes on P3
-            outs.append(mask_head.protonet(feats[0]))
+        if hasattr(mask_head, 'protonet'):  # YOLACT
+            cls_scores, bbox_preds, coeffs = outs.pop()
+            protos = mask_head.protonet(feats[0])
+            outs += [cls_scores, bbox_preds,
+                     yolact_mask_logits(protos, coeffs)]
+            if training_branches and mask_head.segm_branch is not None:
+                outs.append(mask_head.segm_branch(feats[0]))
         elif hasattr(mask_head, 'mask_feature_head'):  # CondInst
             outs.append(mask_head.mask_feature_head(feats))
         else:  # SOLO / SOLOv2

@@ -1,0 +1,103 @@
+"""PaS on stock mmdet detectors: build, one search step, exact deploy, MACs."""
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.analysis import FlopAnalyzer
+from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
+from mmengine.structures import InstanceData
+from torch import nn
+
+from pas_mm.deploy import count_macs, flatten_outputs
+from pas_mm.deploy.pipeline import export_verified
+from pas_mm.models import raw_forward
+from pas_mm.models.raw_forward import detector_data_samples
+
+SIZE = 64
+# stock config, gate_neck, gate_heads, what the config changes for speed
+DETECTORS = {
+    'mask-rcnn': ('mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', False, True,
+                  dict(test_cfg=dict(rpn=dict(max_per_img=50)))),
+    'solov2': ('solov2/solov2_r50_fpn_1x_coco.py', False, False, {}),
+    'retinanet': ('retinanet/retinanet_r50_fpn_1x_coco.py', True, True, {}),
+    'yolact': ('yolact/yolact_r50_1xb8-55e_coco.py', True, True, {}),
+}
+
+
+class RawForward(nn.Module):
+    """Traceable deploy-time forward of a detector (for FlopAnalyzer)."""
+
+    def __init__(self, detector):
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, x):
+        return tuple(flatten_outputs(raw_forward(self.detector, x)))
+
+
+def independent_macs(detector) -> float:
+    """Conv (incl. transposed) + linear MACs by mmengine's FlopAnalyzer."""
+    by_op = FlopAnalyzer(RawForward(detector).eval(),
+                         (torch.zeros(1, 3, SIZE, SIZE), )).by_operator()
+    return by_op['conv'] + by_op.get('linear', 0) + by_op.get('addmm', 0)
+
+
+def build(name, tmp_path, **kwargs):
+    base, neck, heads, changes = DETECTORS[name]
+    cfg_file = osp.join(tmp_path, 'cfg.py')
+    with open(cfg_file, 'w') as f:
+        f.write(f"_base_ = ['mmdet::{base}']\n")
+    cfg = Config.fromfile(cfg_file)
+    cfg.merge_from_dict({f'model.{k}': v for k, v in changes.items()})
+    arch = cfg.model
+    init_default_scope('mmdet')
+    return MODELS.build(dict(
+        type='PaSModel', architecture=arch, backbone=dict(type='PaSResNet'),
+        gate_neck=neck, gate_heads=heads,
+        macs_loss=dict(type='MACsLoss', target=0.99, loss_weight=1.0),
+        input_shape=(3, SIZE, SIZE), **kwargs))
+
+
+def train_batch():
+    """Two images with one box + mask each, as a data loader gives them."""
+    from mmdet.structures.mask import BitmapMasks
+    inputs = torch.randn(2, 3, SIZE, SIZE)
+    samples = detector_data_samples(inputs)
+    mask = np.zeros((1, SIZE, SIZE), np.uint8)
+    mask[0, 12:52, 8:40] = 1
+    for s in samples:
+        s.gt_instances = InstanceData(
+            bboxes=torch.tensor([[8., 12., 40., 52.]]),
+            labels=torch.tensor([3]), masks=BitmapMasks(mask, SIZE, SIZE))
+    return inputs, samples
+
+
+@pytest.mark.parametrize('name', list(DETECTORS))
+def test_detector_searches_and_deploys_exactly(name, tmp_path):
+    torch.manual_seed(0)
+    model = build(name, tmp_path)
+    # one search step reaches the gates through the task and MACs losses
+    model.train()
+    losses = model(*train_batch(), mode='loss')
+    assert 'loss_macs' in losses
+    total = sum(v.sum() for k, v in losses.items() if 'loss' in k
+                for v in (v if isinstance(v, list) else [v]))
+    total.backward()
+    gates = model.gates()
+    assert all(g.weight.grad is not None for g in gates.values())
+    # prune a third of every gate, then deploy
+    with torch.no_grad():
+        for g in gates.values():
+            g.weight[::3] = 0.
+    model.fix_gates()
+    model.eval()
+    cfg, state, deployed, diffs = export_verified(model)
+    assert diffs['max_abs_diff_float64'] <= 1e-8
+    kept = model.counter.kept_macs()
+    assert kept < model.macs_full
+    assert count_macs(deployed, model.input_shape) == pytest.approx(kept)
+    assert independent_macs(deployed) == pytest.approx(kept, rel=1e-6)
+    neck, heads = DETECTORS[name][1:3]
+    assert (cfg['type'] == 'PaSNarrowed') == (neck or heads)
