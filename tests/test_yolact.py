@@ -25,7 +25,8 @@ from pas_mm.deploy.pipeline import load_gated_checkpoint
 from pas_mm.hooks import DatasetCheckHook, dataset_check_hook
 from pas_mm.models import PaSModel, raw_forward
 
-CONFIGS = ['configs/pas_yolact.py', 'configs/pas_yolact_repvgg.py']
+CONFIGS = ['configs/pas_yolact.py', 'configs/pas_yolact_repvgg.py',
+           'configs/pas_yolact_neck_head.py']
 
 
 def load_cfg(config, data_root=None, **options) -> Config:
@@ -64,7 +65,7 @@ def coco_root(tmp_path_factory):
 
 
 @pytest.mark.parametrize('config, num_gates, size', [
-    (CONFIGS[0], 32, 128), (CONFIGS[1], 22, 128),
+    (CONFIGS[0], 32, 128), (CONFIGS[1], 22, 128), (CONFIGS[2], 39, 128),
     ('configs/pas_yolact_r50_1xb8-55e_coco.py', 32, 550)])
 def test_config_builds_and_counts_the_whole_detector(config, num_gates, size):
     cfg = load_cfg(config)
@@ -184,9 +185,13 @@ def test_deploy_predictions_match_and_tools_test_evaluates_unchanged(
     gated = MODELS.build(copy.deepcopy(trained.cfg.model))
     load_gated_checkpoint(gated, ckpt)
     deploy_cfg = Config.fromfile(osp.join(out, 'deploy_config.py'))
-    assert deploy_cfg.model.type == 'YOLACT'
-    assert deploy_cfg.model.backbone.gate_cfg is None
-    deploy_cfg.model.test_cfg.score_thr = 0.0  # as the tiny run's
+    # a gated neck/head deploys as the stock config + per-layer widths
+    narrowed = deploy_cfg.model.type == 'PaSNarrowed'
+    assert narrowed == trained.cfg.model.get('gate_neck', False)
+    arch_cfg = deploy_cfg.model.model if narrowed else deploy_cfg.model
+    assert arch_cfg.type == 'YOLACT'
+    assert arch_cfg.backbone.gate_cfg is None
+    arch_cfg.test_cfg.score_thr = 0.0  # as the tiny run's
     deployed = MODELS.build(deploy_cfg.model)
     state = torch.load(osp.join(out, 'deploy.pth'))['state_dict']
     assert not any('gate' in k for k in state)
@@ -222,7 +227,8 @@ def test_deploy_predictions_match_and_tools_test_evaluates_unchanged(
         return ast.literal_eval(proc.stdout.strip().splitlines()[-1])
 
     plain = run_test(osp.join(out, 'deploy_config.py'),
-                     osp.join(out, 'deploy.pth'), 'model.test_cfg')
+                     osp.join(out, 'deploy.pth'),
+                     'model.model.test_cfg' if narrowed else 'model.test_cfg')
     searched = run_test(osp.join(ROOT, trained.config), ckpt,
                         'model.architecture.test_cfg')
     assert {'coco/bbox_mAP', 'coco/segm_mAP'} <= set(plain)

@@ -87,7 +87,8 @@ def slice_gate_groups(arch, groups, state: dict, cfg: dict,
             *parents, last = path.split('.')
             sub = cfg
             for p in parents:
-                sub = sub[p] = dict(sub[p])
+                sub[p] = dict(sub[p])
+                sub = sub[p]
             sub[last] = value(int(keep.sum()))
 
 

@@ -5,8 +5,9 @@ channels are coupled: FPN's laterals are summed top-down and all its levels
 feed heads shared across levels, so the whole FPN is one group; a head conv
 shared across levels is one group; YOLACT's ``num_protos`` couples the
 protonet's last conv with the coefficient conv (``num_anchors`` copies).
-The gate is a child ``gate`` of the module that owns it and is applied by a
-forward hook on every output layer; layers reading the gated channels are
+The gates live in ``detector.gates`` (a ModuleDict keyed by the owning
+module's path, dots as dashes: outside the modules whose ``init_cfg`` would
+re-initialize them) and are applied by a forward hook on every output layer; layers reading the gated channels are
 found by tracing (``MACsCounter.profile``) or declared (``readers``) where
 the channels pass through functional sums tracing cannot follow.
 """
@@ -95,21 +96,21 @@ def _conv_and_norm(module: nn.Module, where: str):
     return conv, norm
 
 
-def _group(owner: nn.Module, owner_path: str, outputs, paths,
+def _group(gates: nn.ModuleDict, owner_path: str, outputs, paths,
            gate_cfg: dict, **kwargs) -> GateGroup:
     convs, norms = [], []
     for m, p in zip(outputs, paths):
         conv, norm = _conv_and_norm(m, p)
         convs.append(conv)
         norms += [norm] if norm is not None else []
-    gate = DBCGate(convs[0].weight.shape[0], **gate_cfg)
-    owner.add_module('gate', gate)
-    return GateGroup(f'{owner_path}.gate', gate, list(outputs), convs, norms,
+    key = owner_path.replace('.', '-')
+    gates[key] = DBCGate(convs[0].weight.shape[0], **gate_cfg)
+    return GateGroup(f'gates.{key}', gates[key], list(outputs), convs, norms,
                      **kwargs)
 
 
-def fpn_groups(neck: nn.Module, path: str, gate_cfg: dict
-               ) -> List[GateGroup]:
+def fpn_groups(gates: nn.ModuleDict, neck: nn.Module, path: str,
+               gate_cfg: dict) -> List[GateGroup]:
     """One gate on every lateral and output conv of an mmdet FPN."""
     n = len(neck.lateral_convs)
     outputs = list(neck.lateral_convs) + list(neck.fpn_convs)
@@ -121,11 +122,11 @@ def fpn_groups(neck: nn.Module, path: str, gate_cfg: dict
         readers += [_conv_and_norm(m, '')[0] for m in neck.fpn_convs[n:]]
     elif neck.add_extra_convs == 'on_input':  # first reads the backbone
         readers += [_conv_and_norm(m, '')[0] for m in neck.fpn_convs[n + 1:]]
-    return [_group(neck, path, outputs, paths, gate_cfg, readers=readers)]
+    return [_group(gates, path, outputs, paths, gate_cfg, readers=readers)]
 
 
-def stacked_head_groups(head: nn.Module, path: str, gate_cfg: dict
-                        ) -> List[GateGroup]:
+def stacked_head_groups(gates: nn.ModuleDict, head: nn.Module, path: str,
+                        gate_cfg: dict) -> List[GateGroup]:
     """One gate per conv of a head's stacked convs (shared across levels)."""
     groups = []
     for attr in STACKED_HEADS[type(head).__name__]:
@@ -135,15 +136,16 @@ def stacked_head_groups(head: nn.Module, path: str, gate_cfg: dict
         else:
             layers = {attr: layers}
         for name, m in layers.items():
-            groups.append(_group(m, f'{path}.{name}', [m], [f'{path}.{name}'],
-                                 gate_cfg))
+            groups.append(_group(gates, f'{path}.{name}', [m],
+                                 [f'{path}.{name}'], gate_cfg))
     groups[-1].readers += [getattr(head, r) for r in HEAD_READERS.get(
         type(head).__name__, ())]
     return groups
 
 
-def yolact_protonet_groups(mask_head: nn.Module, bbox_head: nn.Module,
-                           path: str, gate_cfg: dict) -> List[GateGroup]:
+def yolact_protonet_groups(gates: nn.ModuleDict, mask_head: nn.Module,
+                           bbox_head: nn.Module, path: str,
+                           gate_cfg: dict) -> List[GateGroup]:
     """A gate per protonet conv; the last one (``num_protos``) also keeps
     the matching coefficients of every anchor in ``bbox_head.conv_coeff``."""
     convs = [(i, m) for i, m in enumerate(mask_head.protonet)
@@ -164,7 +166,7 @@ def yolact_protonet_groups(mask_head: nn.Module, bbox_head: nn.Module,
                          ('mask_head.num_protos', lambda k: k),
                          ('mask_head.proto_channels',
                           lambda k: protos[:-1] + [k])]) if last else {}
-        groups.append(_group(m, p, [m], [p], gate_cfg, **extra))
+        groups.append(_group(gates, p, [m], [p], gate_cfg, **extra))
     return groups
 
 
@@ -177,6 +179,7 @@ def build_gate_groups(detector: nn.Module, neck: bool, heads: bool,
             (the message names the module and the supported types).
     """
     gate_cfg = dict(gate_cfg or {})
+    gates = nn.ModuleDict()
     groups = []
     if neck:
         m = getattr(detector, 'neck', None)
@@ -194,7 +197,7 @@ def build_gate_groups(detector: nn.Module, neck: bool, heads: bool,
                     'concatenated coordinates); neck gating supports '
                     f'detectors whose heads are {NECK_READERS}. Use '
                     'gate_neck=False.')
-        groups += fpn_groups(m, 'neck', gate_cfg)
+        groups += fpn_groups(gates, m, 'neck', gate_cfg)
     if heads:
         found = False
         for attr in ('rpn_head', 'bbox_head'):
@@ -205,7 +208,7 @@ def build_gate_groups(detector: nn.Module, neck: bool, heads: bool,
                 raise NotImplementedError(
                     f'gate_heads: {attr} {type(m).__name__} cannot be gated; '
                     f'supported: {sorted(STACKED_HEADS)} (+ {MASK_HEADS})')
-            groups += stacked_head_groups(m, attr, gate_cfg)
+            groups += stacked_head_groups(gates, m, attr, gate_cfg)
             found = True
         m = getattr(detector, 'mask_head', None)
         if m is not None:
@@ -213,13 +216,14 @@ def build_gate_groups(detector: nn.Module, neck: bool, heads: bool,
                 raise NotImplementedError(
                     f'gate_heads: mask_head {type(m).__name__} cannot be '
                     f'gated; supported: {MASK_HEADS}')
-            groups += yolact_protonet_groups(m, detector.bbox_head,
+            groups += yolact_protonet_groups(gates, m, detector.bbox_head,
                                              'mask_head', gate_cfg)
         if not found:
             raise NotImplementedError(
                 f'gate_heads: {type(detector).__name__} has no dense head '
                 f'pas_mm can gate (supported: {sorted(STACKED_HEADS)}); '
                 'RoI heads are not gated')
+    detector.add_module('gates', gates)
     for g in groups:
         for m in g.outputs:
             m.register_forward_hook(GateHook(g.gate))
