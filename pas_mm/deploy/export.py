@@ -4,6 +4,7 @@ from typing import Dict, Tuple
 
 import torch
 from mmengine.registry import MODELS
+from torch import nn
 
 from ..models import PaSModel
 from ..models.backbones.gated_backbone import (GatedBackboneMixin,
@@ -46,13 +47,22 @@ def export_deploy(model: PaSModel) -> Tuple[dict, Dict[str, torch.Tensor]]:
         if any(w is not None for w in out_widths) and not model.gate_groups:
             set_input_widths(cfg, out_widths)
     for name, gate in model.consumers.items():
-        key = f'{name}.weight'
-        state[key] = slice_channels(state[key], in_mask=gate.hard_mask())
+        slice_inputs(arch.get_submodule(name), name, state, gate.hard_mask())
     if not model.gate_groups:
         return cfg, state
     slice_gate_groups(arch, model.gate_groups, state, cfg,
                       traced=set(model.consumers))
     return narrowed_cfg(cfg, state), state
+
+
+def slice_inputs(layer, name: str, state: dict, keep: torch.Tensor) -> None:
+    """Keep the input channels ``keep`` of a conv, linear or transposed conv
+    (whose weight is (in, out, k, k))."""
+    key = f'{name}.weight'
+    if isinstance(layer, nn.ConvTranspose2d):
+        state[key] = slice_channels(state[key], keep)
+    else:
+        state[key] = slice_channels(state[key], in_mask=keep)
 
 
 def slice_gate_groups(arch, groups, state: dict, cfg: dict,
@@ -76,8 +86,7 @@ def slice_gate_groups(arch, groups, state: dict, cfg: dict,
                     state[key] = slice_channels(state[key], keep)
         for conv in g.readers:
             if names[conv] not in traced:
-                key = f'{names[conv]}.weight'
-                state[key] = slice_channels(state[key], in_mask=keep)
+                slice_inputs(conv, names[conv], state, keep)
         for conv, copies in g.repeated:
             for key in (f'{names[conv]}.weight', f'{names[conv]}.bias'):
                 if key in state:

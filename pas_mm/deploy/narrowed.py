@@ -6,15 +6,20 @@ from mmengine.registry import MODELS
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-NARROWABLE = (nn.Conv2d, nn.Linear, _BatchNorm)
+NARROWABLE = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, _BatchNorm)
 
 
 def narrow_layer(layer: nn.Module, shape: List[int]) -> nn.Module:
     """A copy of ``layer`` (uninitialized) with weight shape ``shape[:2]``.
 
-    ``shape``: [out, in] of a conv/linear weight (``in`` per group), [C] of
-    a norm.
+    ``shape``: [out, in] of a conv/linear weight (``in`` per group; a
+    transposed conv: [in, out per group]), [C] of a norm.
     """
+    if isinstance(layer, nn.ConvTranspose2d):
+        return nn.ConvTranspose2d(
+            shape[0], shape[1] * layer.groups, layer.kernel_size,
+            layer.stride, layer.padding, layer.output_padding, layer.groups,
+            layer.bias is not None, layer.dilation, layer.padding_mode)
     if isinstance(layer, nn.Conv2d) and type(layer) is nn.Conv2d:
         return nn.Conv2d(shape[1] * layer.groups, shape[0],
                          layer.kernel_size, layer.stride, layer.padding,
@@ -26,7 +31,7 @@ def narrow_layer(layer: nn.Module, shape: List[int]) -> nn.Module:
         return type(layer)(shape[0], layer.eps, layer.momentum, layer.affine,
                            layer.track_running_stats)
     raise TypeError(f'cannot narrow {type(layer).__name__}; supported: '
-                    'Conv2d, Linear, BatchNorm')
+                    'Conv2d, ConvTranspose2d, Linear, BatchNorm')
 
 
 def build_narrowed(model: dict,

@@ -24,6 +24,9 @@ STACKED_HEADS = {
     'RetinaHead': ('cls_convs', 'reg_convs'),
     'RPNHead': ('rpn_conv', ),
     'YOLACTHead': ('head_convs', ),
+    # RoI heads (two-stage detectors' roi_head.bbox_head / .mask_head)
+    'Shared2FCBBoxHead': ('shared_fcs', ),
+    'FCNMaskHead': ('convs', ),
 }
 # layers reading a head's last stacked conv through functional ops
 HEAD_READERS = {'RPNHead': ('rpn_cls', 'rpn_reg')}  # F.relu in between
@@ -200,8 +203,11 @@ def build_gate_groups(detector: nn.Module, neck: bool, heads: bool,
         groups += fpn_groups(gates, m, 'neck', gate_cfg)
     if heads:
         found = False
-        for attr in ('rpn_head', 'bbox_head'):
-            m = getattr(detector, attr, None)
+        roi_head = getattr(detector, 'roi_head', None)
+        for attr in ('rpn_head', 'bbox_head', 'roi_head.bbox_head',
+                     'roi_head.mask_head'):
+            owner = roi_head if attr.startswith('roi_head.') else detector
+            m = getattr(owner, attr.rpartition('.')[2], None)
             if m is None:
                 continue
             if type(m).__name__ not in STACKED_HEADS:
@@ -211,7 +217,7 @@ def build_gate_groups(detector: nn.Module, neck: bool, heads: bool,
             groups += stacked_head_groups(gates, m, attr, gate_cfg)
             found = True
         m = getattr(detector, 'mask_head', None)
-        if m is not None:
+        if m is not None and roi_head is None:
             if type(m).__name__ not in MASK_HEADS:
                 raise NotImplementedError(
                     f'gate_heads: mask_head {type(m).__name__} cannot be '
@@ -220,9 +226,8 @@ def build_gate_groups(detector: nn.Module, neck: bool, heads: bool,
                                              'mask_head', gate_cfg)
         if not found:
             raise NotImplementedError(
-                f'gate_heads: {type(detector).__name__} has no dense head '
-                f'pas_mm can gate (supported: {sorted(STACKED_HEADS)}); '
-                'RoI heads are not gated')
+                f'gate_heads: {type(detector).__name__} has no head pas_mm '
+                f'can gate (supported: {sorted(STACKED_HEADS)})')
     detector.add_module('gates', gates)
     for g in groups:
         for m in g.outputs:

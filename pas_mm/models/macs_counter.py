@@ -20,6 +20,8 @@ from torch import nn
 from ..ops import DBCGate
 
 GatePair = Tuple[Optional[DBCGate], Optional[DBCGate]]
+# the layers counted (and pruned)
+LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 
 # Modules that keep channel c of their input in channel c of their output.
 CHANNELWISE = ('GlobalAveragePooling', 'AdaptiveAvgPool2d', 'AvgPool2d',
@@ -137,8 +139,8 @@ class MACsCounter:
             link(output, [gate] * len(_tensors(output)))
 
         def on_layer(module, inputs, output):
-            is_layer = isinstance(module, (nn.Conv2d, nn.Linear))
-            if is_layer or isinstance(module, nn.ConvTranspose2d):
+            is_layer = isinstance(module, LAYERS)
+            if is_layer:
                 factors[module] = (factors.get(module, 0.) +
                                    _static_factor(module, inputs[0], output))
             if module in inside_source:
@@ -167,8 +169,7 @@ class MACsCounter:
         for m in model.modules():
             if m is source:
                 continue
-            if (not list(m.children())
-                    or isinstance(m, (nn.Conv2d, nn.Linear))
+            if (not list(m.children()) or isinstance(m, LAYERS)
                     or type(m).__name__ in CHANNELWISE):
                 handles.append(m.register_forward_hook(on_layer))
         was_training = model.training
