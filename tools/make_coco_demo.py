@@ -19,7 +19,7 @@ Layout (loadable by mmdet's ``CocoDataset`` with ``data_root=<out>/``)::
 Usage::
 
     python tools/make_coco_demo.py --out data/coco_demo \
-        [--train 128 --val 32 --size 128 --seed 0] [--force]
+        [--train 200 --val 32 --size 128 --seed 0] [--force]
 
 The run is skipped when both annotation files already exist with the same
 settings and all their images are present; ``--force`` regenerates.
@@ -188,7 +188,7 @@ def is_up_to_date(out, settings):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default='data/coco_demo')
-    parser.add_argument('--train', type=int, default=128)
+    parser.add_argument('--train', type=int, default=200)
     parser.add_argument('--val', type=int, default=32)
     parser.add_argument('--size', type=int, default=128)
     parser.add_argument('--seed', type=int, default=0)
