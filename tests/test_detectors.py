@@ -1,9 +1,12 @@
 """PaS on stock mmdet detectors: build, one search step, exact deploy, MACs."""
 import os.path as osp
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
@@ -116,3 +119,28 @@ def test_detector_searches_and_deploys_exactly(name, tmp_path):
     a, b = a.pred_instances, b.pred_instances
     assert len(a) == len(b) > 0
     torch.testing.assert_close(a.scores, b.scores, atol=1e-2, rtol=0)
+
+
+def run_count_macs(*args):
+    return subprocess.run([sys.executable, 'tools/count_macs.py', *args],
+                          cwd=ROOT, capture_output=True, text=True)
+
+
+def test_count_macs_reports_the_reach_of_neck_and_head_gates():
+    proc = run_count_macs('configs/pas_yolact_neck_head.py')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = {line[:34].strip(): float(line.split()[-1].rstrip('%'))
+             for line in proc.stdout.splitlines()[1:]}
+    assert lines['full'] == 100.0 and lines['target'] == 50.0
+    assert lines['reachable, all gates'] < 15.0  # neck + heads gated
+    assert lines['reachable, backbone gates only'] > 50.0
+    assert 'neck 1, bbox_head 1, mask_head 5' in proc.stdout
+
+
+def test_neck_gating_under_a_roi_head_is_refused_at_build():
+    proc = run_count_macs('configs/detectors/pas_mask-rcnn_r50_fpn_1x_coco.py',
+                          '--cfg-options', 'model.gate_neck=True')
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        'count_macs: error: gate_neck: the neck feeds roi_head '
+        '(StandardRoIHead)')
