@@ -4,11 +4,34 @@ import sys
 
 import pytest
 import torch
+from mmengine.analysis import FlopAnalyzer
 from mmengine.registry import init_default_scope
+from torch import nn
 
 import pas_mm  # noqa: F401
+from pas_mm.deploy import flatten_outputs
+from pas_mm.models import raw_forward
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+class RawForward(nn.Module):
+    """Traceable deploy-time forward of a classifier or detector."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return tuple(flatten_outputs(raw_forward(self.model, x)))
+
+
+def independent_macs(model, shape) -> float:
+    """Conv (transposed too) + linear MACs by mmengine's FlopAnalyzer (jit
+    trace of :func:`raw_forward`, batch 1, ``shape`` = (C, H, W))."""
+    by_op = FlopAnalyzer(RawForward(model).eval(),
+                         (torch.zeros(1, *shape), )).by_operator()
+    return by_op['conv'] + by_op.get('linear', 0) + by_op.get('addmm', 0)
 
 
 @pytest.fixture(autouse=True)

@@ -6,16 +6,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
-from mmengine.analysis import FlopAnalyzer
+from conftest import ROOT, independent_macs
 from mmengine.config import Config
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.structures import InstanceData
-from torch import nn
 
-from pas_mm.deploy import count_macs, flatten_outputs
+from pas_mm.deploy import count_macs
 from pas_mm.deploy.pipeline import export_verified
-from pas_mm.models import raw_forward
 from pas_mm.models.raw_forward import detector_data_samples
 
 SIZE = 64
@@ -31,24 +28,6 @@ DETECTORS = {
     'yolact': ('yolact/yolact_r50_1xb8-55e_coco.py', True, True,
                dict(score_thr=0.)),
 }
-
-
-class RawForward(nn.Module):
-    """Traceable deploy-time forward of a detector (for FlopAnalyzer)."""
-
-    def __init__(self, detector):
-        super().__init__()
-        self.detector = detector
-
-    def forward(self, x):
-        return tuple(flatten_outputs(raw_forward(self.detector, x)))
-
-
-def independent_macs(detector) -> float:
-    """Conv (incl. transposed) + linear MACs by mmengine's FlopAnalyzer."""
-    by_op = FlopAnalyzer(RawForward(detector).eval(),
-                         (torch.zeros(1, 3, SIZE, SIZE), )).by_operator()
-    return by_op['conv'] + by_op.get('linear', 0) + by_op.get('addmm', 0)
 
 
 def build(name, tmp_path, **kwargs):
@@ -106,7 +85,7 @@ def test_detector_searches_and_deploys_exactly(name, tmp_path):
     kept = model.counter.kept_macs()
     assert kept < model.macs_full
     assert count_macs(deployed, model.input_shape) == pytest.approx(kept)
-    assert independent_macs(deployed) == pytest.approx(kept, rel=1e-6)
+    assert independent_macs(deployed, model.input_shape) == pytest.approx(kept, rel=1e-6)
     neck, heads = DETECTORS[name][1:3]
     assert (cfg['type'] == 'PaSNarrowed') == (neck or heads)
     # post-processing (NMS, YOLACT's num_protos reshape) agrees too (mmcv's
@@ -127,7 +106,8 @@ def run_count_macs(*args):
 
 
 def test_count_macs_reports_the_reach_of_neck_and_head_gates():
-    proc = run_count_macs('configs/pas_yolact_neck_head.py')
+    proc = run_count_macs('configs/pas_yolact_neck_head.py',
+                          '--cfg-options', 'model.gate_heads=True')
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = {line[:34].strip(): float(line.split()[-1].rstrip('%'))
              for line in proc.stdout.splitlines()[1:]}
@@ -135,6 +115,13 @@ def test_count_macs_reports_the_reach_of_neck_and_head_gates():
     assert lines['reachable, all gates'] < 15.0  # neck + heads gated
     assert lines['reachable, backbone gates only'] > 50.0
     assert 'neck 1, bbox_head 1, mask_head 5' in proc.stdout
+
+
+def test_unknown_head_name_is_refused():
+    proc = run_count_macs('configs/pas_yolact_neck_head.py',
+                          '--cfg-options', 'model.gate_heads=[box_head]')
+    assert proc.returncode == 1
+    assert "gate_heads: unknown heads ['box_head']" in proc.stderr
 
 
 def test_neck_gating_under_a_roi_head_is_refused_at_build():

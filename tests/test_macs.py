@@ -1,17 +1,11 @@
 import pytest
 import torch
-from conftest import randomize, resnet_classifier, tiny_repvgg_classifier
-from mmengine.analysis import FlopAnalyzer
+from conftest import (independent_macs, randomize, resnet_classifier,
+                      tiny_repvgg_classifier)
 from mmengine.registry import MODELS
 
 from pas_mm.deploy import build_deployed, export_deploy
 from pas_mm.models.losses import MACsLoss, parse_macs
-
-
-def independent_macs(model, shape):
-    """Conv + linear MACs by mmengine's FlopAnalyzer (jit trace)."""
-    by_op = FlopAnalyzer(model.eval(), (torch.zeros(1, *shape), )).by_operator()
-    return by_op['conv'] + by_op['linear']
 
 
 def build(arch, shape, target=0.5):

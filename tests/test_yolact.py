@@ -11,19 +11,16 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import ROOT
-from mmengine.analysis import FlopAnalyzer
+from conftest import ROOT, independent_macs
 from mmengine.config import Config
 from mmengine.registry import DATASETS, MODELS, init_default_scope
 from mmengine.runner import Runner
-from torch import nn
 
 from pas_mm.cli import check_data_paths, merge_cfg_options
-from pas_mm.deploy import (build_deployed, deploy, export_deploy,
-                           flatten_outputs)
+from pas_mm.deploy import build_deployed, deploy, export_deploy
 from pas_mm.deploy.pipeline import load_gated_checkpoint
 from pas_mm.hooks import DatasetCheckHook, dataset_check_hook
-from pas_mm.models import PaSModel, raw_forward
+from pas_mm.models import PaSModel
 
 CONFIGS = ['configs/pas_yolact.py', 'configs/pas_yolact_repvgg.py',
            'configs/pas_yolact_neck_head.py']
@@ -34,24 +31,6 @@ def load_cfg(config, data_root=None, **options) -> Config:
     merge_cfg_options(cfg, dict(options, **(
         dict(data_root=data_root) if data_root else {})))
     return cfg
-
-
-class RawForward(nn.Module):
-    """Traceable forward of a detector's deploy-time layers."""
-
-    def __init__(self, detector):
-        super().__init__()
-        self.detector = detector
-
-    def forward(self, x):
-        return tuple(flatten_outputs(raw_forward(self.detector, x)))
-
-
-def independent_macs(detector, shape) -> float:
-    """Conv + linear MACs by mmengine's FlopAnalyzer (jit trace)."""
-    by_op = FlopAnalyzer(RawForward(detector).eval(),
-                         (torch.zeros(1, *shape), )).by_operator()
-    return by_op['conv'] + by_op.get('linear', 0)
 
 
 @pytest.fixture(scope='session')
@@ -65,7 +44,7 @@ def coco_root(tmp_path_factory):
 
 
 @pytest.mark.parametrize('config, num_gates, size', [
-    (CONFIGS[0], 32, 128), (CONFIGS[1], 22, 128), (CONFIGS[2], 39, 128),
+    (CONFIGS[0], 32, 128), (CONFIGS[1], 22, 128), (CONFIGS[2], 34, 128),
     ('configs/pas_yolact_r50_1xb8-55e_coco.py', 32, 550)])
 def test_config_builds_and_counts_the_whole_detector(config, num_gates, size):
     cfg = load_cfg(config)

@@ -1,4 +1,4 @@
-# PaS on mmdet's Mask R-CNN R50-FPN (COCO, 800x1333): gated ResNet-50 inner
+# PaS on mmdet's Mask R-CNN R50-FPN (COCO, 800x1333 padded to 800x1344): gated ResNet-50 inner
 # widths plus the heads (RPN conv, the RoI box head's shared FCs, the mask
 # head's convs). The FPN stays ungated: RoI pooling + flatten read its
 # channels. MACs are counted at the test config's 1000 proposals per image
@@ -17,7 +17,7 @@ model = dict(
     gate_heads=True,
     part_gate_cfg=dict(min_keep=8),
     macs_loss=dict(type='MACsLoss', target=0.5, loss_weight=5.0),
-    input_shape=(3, 800, 1333))
+    input_shape=(3, 800, 1344))  # padded to 32 as the data preprocessor does
 optim_wrapper = dict(paramwise_cfg=dict(
     custom_keys={'.gate': dict(lr_mult=10.0, decay_mult=0.0)}))
 # 2 search epochs, then mmdet's 1x schedule goes on as fine-tuning

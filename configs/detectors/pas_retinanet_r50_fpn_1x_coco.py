@@ -1,4 +1,4 @@
-# PaS on mmdet's RetinaNet R50-FPN (COCO, 800x1333): gated ResNet-50 inner
+# PaS on mmdet's RetinaNet R50-FPN (COCO, 800x1333 padded to 800x1344): gated ResNet-50 inner
 # widths, the FPN (one gate for all levels) and every stacked head conv
 # (one gate per conv, shared across levels).
 #   python tools/count_macs.py configs/detectors/pas_retinanet_r50_fpn_1x_coco.py
@@ -16,7 +16,7 @@ model = dict(
     gate_heads=True,
     part_gate_cfg=dict(min_keep=8),
     macs_loss=dict(type='MACsLoss', target=0.5, loss_weight=5.0),
-    input_shape=(3, 800, 1333))
+    input_shape=(3, 800, 1344))  # padded to 32 as the data preprocessor does
 optim_wrapper = dict(paramwise_cfg=dict(
     custom_keys={'.gate': dict(lr_mult=10.0, decay_mult=0.0)}))
 # 2 search epochs, then mmdet's 1x schedule goes on as fine-tuning

@@ -12,7 +12,8 @@ found by tracing (``MACsCounter.profile``) or declared (``readers``) where
 the channels pass through functional sums tracing cannot follow.
 """
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import (Callable, Dict, List, Optional, Sequence, Tuple,
+                    Union)
 
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -173,9 +174,17 @@ def yolact_protonet_groups(gates: nn.ModuleDict, mask_head: nn.Module,
     return groups
 
 
-def build_gate_groups(detector: nn.Module, neck: bool, heads: bool,
+HEADS = ('rpn_head', 'bbox_head', 'roi_head.bbox_head', 'roi_head.mask_head',
+         'mask_head')
+
+
+def build_gate_groups(detector: nn.Module, neck: bool,
+                      heads: Union[bool, Sequence[str]],
                       gate_cfg: Optional[dict] = None) -> List[GateGroup]:
     """Gate the neck and/or heads of an mmdet detector; hooks attached.
+
+    ``heads``: True gates every head the detector has, a list only the
+    named ones (of :data:`HEADS`).
 
     Raises:
         NotImplementedError: a part asked for has a type pas_mm cannot gate
@@ -202,13 +211,17 @@ def build_gate_groups(detector: nn.Module, neck: bool, heads: bool,
                     'gate_neck=False.')
         groups += fpn_groups(gates, m, 'neck', gate_cfg)
     if heads:
+        names = HEADS if heads is True else tuple(heads)
+        unknown = set(names) - set(HEADS)
+        if unknown:
+            raise ValueError(f'gate_heads: unknown heads {sorted(unknown)}; '
+                             f'name some of {HEADS} or pass True')
         found = False
         roi_head = getattr(detector, 'roi_head', None)
-        for attr in ('rpn_head', 'bbox_head', 'roi_head.bbox_head',
-                     'roi_head.mask_head'):
+        for attr in HEADS[:-1]:
             owner = roi_head if attr.startswith('roi_head.') else detector
             m = getattr(owner, attr.rpartition('.')[2], None)
-            if m is None:
+            if m is None or attr not in names:
                 continue
             if type(m).__name__ not in STACKED_HEADS:
                 raise NotImplementedError(
@@ -217,13 +230,14 @@ def build_gate_groups(detector: nn.Module, neck: bool, heads: bool,
             groups += stacked_head_groups(gates, m, attr, gate_cfg)
             found = True
         m = getattr(detector, 'mask_head', None)
-        if m is not None and roi_head is None:
+        if m is not None and roi_head is None and 'mask_head' in names:
             if type(m).__name__ not in MASK_HEADS:
                 raise NotImplementedError(
                     f'gate_heads: mask_head {type(m).__name__} cannot be '
                     f'gated; supported: {MASK_HEADS}')
             groups += yolact_protonet_groups(gates, m, detector.bbox_head,
                                              'mask_head', gate_cfg)
+            found = True
         if not found:
             raise NotImplementedError(
                 f'gate_heads: {type(detector).__name__} has no head pas_mm '

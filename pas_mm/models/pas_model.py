@@ -39,9 +39,11 @@ class PaSModel(BaseModel):
         gate_neck (bool): also gate the detector's neck (one gate for all
             FPN levels: its laterals are summed top-down and its levels feed
             shared heads).
-        gate_heads (bool): also gate the dense heads: one gate per conv
-            shared across levels, YOLACT's protonet convs (the last one
-            coupled with the coefficients: ``num_protos``).
+        gate_heads (bool | list[str]): also gate the heads: one gate per
+            conv shared across levels (dense heads, RPN, RoI heads' shared
+            FCs and mask convs), YOLACT's protonet convs (the last one
+            coupled with the coefficients: ``num_protos``). True gates every
+            head; a list only the named ones, e.g. ``['bbox_head']``.
         part_gate_cfg (dict, optional): :class:`DBCGate` arguments of the
             neck and head gates (e.g. ``dict(min_keep=8)``).
         subnet (str, optional): a subnet JSON written by ``PaSSearchHook``;
@@ -58,7 +60,7 @@ class PaSModel(BaseModel):
                  macs_loss: dict = dict(type='MACsLoss', target=0.5),
                  input_shape: Sequence[int] = (3, 224, 224),
                  gate_neck: bool = False,
-                 gate_heads: bool = False,
+                 gate_heads: Union[bool, Sequence[str]] = False,
                  part_gate_cfg: Optional[dict] = None,
                  subnet: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
