@@ -88,7 +88,7 @@ def _conv_and_norm(module: nn.Module, where: str):
     if isinstance(module, (nn.Conv2d, nn.Linear)):
         return module, None
     conv, norm = getattr(module, 'conv', None), getattr(module, 'norm', None)
-    if not isinstance(conv, nn.Conv2d) or type(conv) is not nn.Conv2d:
+    if type(conv) is not nn.Conv2d:
         raise NotImplementedError(
             f'{where} ({type(module).__name__}) is not a plain conv, linear '
             'or ConvModule; pas_mm cannot gate it')
