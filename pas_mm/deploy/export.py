@@ -16,8 +16,11 @@ def export_deploy(model: PaSModel) -> Tuple[dict, Dict[str, torch.Tensor]]:
     """Config and state dict of the deployed architecture.
 
     The backbone fuses its branches, folds BN and slices its channels by
-    the fixed masks; the layers reading gated backbone outputs (head FC,
-    FPN laterals) lose the matching input channels; gates are dropped.
+    the fixed masks; the layers reading gated features (head FC, FPN
+    laterals, head convs) lose the matching input channels; neck and head
+    gate groups slice their layers' output channels; gates are dropped.
+    With neck/head gates the config becomes ``PaSNarrowed`` (stock config
+    plus per-layer shapes) where stock options cannot express the widths.
 
     Args:
         model: a searched PaSModel (all gates fixed), built from a config.
