@@ -15,6 +15,7 @@ from mmengine.config import Config, DictAction
 
 from pas_mm.cli import merge_cfg_options
 from pas_mm.deploy import DeployError, build_pas_model
+from pas_mm.errors import PaSConfigError
 from pas_mm.models.losses import format_macs
 
 
@@ -27,7 +28,7 @@ def main():
     merge_cfg_options(cfg, args.cfg_options)
     try:
         model = build_pas_model(cfg)
-    except (DeployError, ValueError, NotImplementedError) as e:
+    except (DeployError, PaSConfigError, NotImplementedError) as e:
         parser.exit(1, f'count_macs: error: {e}\n')
     gates = model.gates()
     full = model.macs_full

@@ -16,6 +16,7 @@ import pas_mm  # noqa: F401  (compat fixes before mmengine loads anything)
 from mmengine.config import DictAction
 
 from pas_mm.deploy import DeployError, deploy, format_report
+from pas_mm.errors import PaSConfigError
 
 
 def main():
@@ -29,7 +30,7 @@ def main():
     try:
         report = deploy(args.config, args.checkpoint, args.out,
                         atol=args.atol, cfg_options=args.cfg_options)
-    except DeployError as e:
+    except (DeployError, PaSConfigError) as e:
         sys.exit(f'deploy_reparam: error: {e}')
     print(format_report(report))
     print(f'written: {args.out}/deploy_config.py, {args.out}/deploy.pth')

@@ -8,6 +8,7 @@ import pas_mm  # noqa: F401  (compat fixes before mmengine loads anything)
 from mmengine.runner import Runner
 
 from pas_mm.cli import add_common_args, check_data_paths, load_config
+from pas_mm.errors import PaSConfigError
 
 
 def main():
@@ -22,7 +23,11 @@ def main():
     except FileNotFoundError as e:
         parser.error(str(e))
     cfg.load_from = args.checkpoint
-    print(Runner.from_cfg(cfg).test())
+    try:
+        runner = Runner.from_cfg(cfg)
+    except PaSConfigError as e:  # a PaS setting that cannot work: one line
+        parser.exit(2, f'{parser.prog}: error: {e}\n')
+    print(runner.test())
 
 
 if __name__ == '__main__':

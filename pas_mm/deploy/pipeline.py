@@ -42,7 +42,13 @@ def load_gated_checkpoint(model: PaSModel, checkpoint: str) -> None:
     """Load a search/fine-tune checkpoint; it must carry the gates."""
     if not osp.isfile(checkpoint):
         raise DeployError(f'checkpoint {checkpoint} does not exist')
-    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    try:
+        ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    except Exception as e:  # torch reports a cut file as OSError, EOF...
+        reason = str(e).split('. ')[0]  # torch's first sentence
+        raise DeployError(f'checkpoint {checkpoint} cannot be read '
+                          f'({type(e).__name__}: {reason}); is the file '
+                          'complete?') from e
     state = ckpt.get('state_dict', ckpt)
     gate_keys = [k for k in model.state_dict() if '.gate' in k]
     missing = [k for k in gate_keys if k not in state]
@@ -119,6 +125,8 @@ def deploy(config: str,
     Returns:
         dict: the report (MACs, params, latency before/after, max diff).
     """
+    if osp.exists(out_dir) and not osp.isdir(out_dir):
+        raise DeployError(f'--out {out_dir} is a file; name a folder')
     cfg = Config.fromfile(config)
     merge_cfg_options(cfg, cfg_options)
     model = build_pas_model(cfg)

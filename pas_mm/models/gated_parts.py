@@ -18,6 +18,7 @@ from typing import (Callable, Dict, List, Optional, Sequence, Tuple,
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..errors import PaSConfigError
 from ..ops import DBCGate
 
 # heads gated per shared conv: class name -> attributes holding the convs
@@ -214,7 +215,7 @@ def build_gate_groups(detector: nn.Module, neck: bool,
         names = HEADS if heads is True else tuple(heads)
         unknown = set(names) - set(HEADS)
         if unknown:
-            raise ValueError(f'gate_heads: unknown heads {sorted(unknown)}; '
+            raise PaSConfigError(f'gate_heads: unknown heads {sorted(unknown)}; '
                              f'name some of {HEADS} or pass True')
         found = False
         roi_head = getattr(detector, 'roi_head', None)

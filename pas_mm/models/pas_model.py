@@ -8,12 +8,13 @@ from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 from torch import nn
 
+from ..errors import PaSConfigError
 from ..ops import DBCGate
 from .backbones.gated_backbone import GatedBackboneMixin
 from .backbones.stock_backbone import gated_backbone_cfg
+from .gated_parts import build_gate_groups, group_layers
 from .losses import format_macs
 from .macs_counter import MACsCounter
-from .gated_parts import build_gate_groups, group_layers
 from .raw_forward import raw_forward, training_only_layers
 from .snap_to_target import snap_to_target
 
@@ -86,14 +87,14 @@ class PaSModel(BaseModel):
         backbone = getattr(architecture, 'backbone', None)
         if not isinstance(backbone, GatedBackboneMixin):
             if not self.gate_groups:
-                raise ValueError(
+                raise PaSConfigError(
                     f'PaSModel: the backbone of {type(architecture).__name__}'
                     f' ({type(backbone).__name__}) has no DBC gates. Use a '
                     "gated backbone such as dict(type='PaSRepVGG') or "
                     "dict(type='PaSResNet'), or gate_neck / gate_heads.")
             backbone = None
         elif not backbone.gates() and not self.gate_groups:
-            raise ValueError(
+            raise PaSConfigError(
                 f'PaSModel: the backbone {type(backbone).__name__} was built '
                 'without gates (gate_cfg=None) and nothing else is gated')
         gated, out_repeat = group_layers(self.gate_groups)
@@ -169,7 +170,7 @@ class PaSModel(BaseModel):
             layers = json.load(f)['layers']
         gates = self.gates()
         if set(layers) != set(gates):
-            raise ValueError(
+            raise PaSConfigError(
                 f'subnet {path} does not match this model: missing '
                 f'{sorted(set(gates) - set(layers))[:5]}, unknown '
                 f'{sorted(set(layers) - set(gates))[:5]}')

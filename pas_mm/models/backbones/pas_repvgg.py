@@ -8,6 +8,7 @@ from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.backbones.repvgg import RepVGG, RepVGGBlock
 from torch import nn
 
+from ...errors import PaSConfigError
 from .gated_backbone import GatedBackboneMixin, gate_or_none, slice_channels
 from .stock_backbone import with_stock_defaults
 
@@ -68,7 +69,7 @@ class PaSRepVGG(GatedBackboneMixin, RepVGG):
         BaseBackbone.__init__(self, init_cfg)
         if isinstance(arch, str):
             if arch not in RepVGG.arch_settings:
-                raise ValueError(f'PaSRepVGG: unknown arch {arch!r}, choose '
+                raise PaSConfigError(f'PaSRepVGG: unknown arch {arch!r}, choose '
                                  f'from {sorted(RepVGG.arch_settings)}')
             arch = RepVGG.arch_settings[arch]
         if arch.get('group_layer_map') or arch.get('se_cfg'):
@@ -78,14 +79,14 @@ class PaSRepVGG(GatedBackboneMixin, RepVGG):
         num_blocks = list(arch['num_blocks'])
         if not (len(num_blocks) == len(strides) == len(dilations)
                 and max(out_indices) < len(num_blocks)):
-            raise ValueError('PaSRepVGG: num_blocks, strides and dilations '
+            raise PaSConfigError('PaSRepVGG: num_blocks, strides and dilations '
                              'must have one entry per stage and out_indices '
                              'must name existing stages')
         arch = dict(arch, group_layer_map=None, se_cfg=None)
         default = self.arch_widths(arch, base_channels)
         widths = list(default if widths is None else widths)
         if len(widths) != len(default) or min(widths) < 1:
-            raise ValueError(
+            raise PaSConfigError(
                 f'PaSRepVGG: widths needs {len(default)} positive numbers '
                 f'(stem + {sum(num_blocks)} blocks), got {widths}')
 
@@ -134,12 +135,12 @@ class PaSRepVGG(GatedBackboneMixin, RepVGG):
             ValueError: another backbone class, or ``add_ppf=True``.
         """
         if stock_cls is not RepVGG:
-            raise ValueError(
+            raise PaSConfigError(
                 f'PaSRepVGG cannot reproduce backbone {stock_cls.__name__} '
                 f'({stock_cls.__module__}); supported: mmpretrain RepVGG')
         cfg = with_stock_defaults(cls, stock_cls, cfg)
         if cfg.pop('add_ppf', False):
-            raise ValueError('PaSRepVGG cannot reproduce RepVGG with '
+            raise PaSConfigError('PaSRepVGG cannot reproduce RepVGG with '
                              'add_ppf=True (the pyramid pooling of YOLOX-PAI)')
         return cfg
 

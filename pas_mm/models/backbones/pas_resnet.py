@@ -10,6 +10,7 @@ from mmpretrain.models.backbones.resnet import (BasicBlock, Bottleneck, ResNet,
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ...errors import PaSConfigError
 from .gated_backbone import GatedBackboneMixin, gate_or_none, slice_channels
 from .stock_backbone import with_stock_defaults
 
@@ -156,7 +157,7 @@ class PaSResNet(GatedBackboneMixin, ResNet):
                  **kwargs):
         self.gate_cfg = gate_cfg
         if depth not in self.arch_settings:
-            raise ValueError(f'PaSResNet: invalid depth {depth}, choose from '
+            raise PaSConfigError(f'PaSResNet: invalid depth {depth}, choose from '
                              f'{sorted(self.arch_settings)}')
         super().__init__(depth, **kwargs)
         if mid_widths is not None:
@@ -164,7 +165,7 @@ class PaSResNet(GatedBackboneMixin, ResNet):
             if len(mid_widths) != len(blocks) or any(
                     len(w) != b.num_inner or min(w) < 1
                     for w, b in zip(mid_widths, blocks)):
-                raise ValueError(
+                raise PaSConfigError(
                     f'PaSResNet: mid_widths needs one list of '
                     f'{blocks[0].num_inner} positive widths per block '
                     f'({len(blocks)} blocks), got {mid_widths}')
@@ -194,7 +195,7 @@ class PaSResNet(GatedBackboneMixin, ResNet):
         """
         variants = stock_resnets()
         if stock_cls not in variants:
-            raise ValueError(
+            raise PaSConfigError(
                 f'PaSResNet cannot reproduce backbone {stock_cls.__name__} '
                 f'({stock_cls.__module__}); supported: '
                 f'{sorted({c.__name__ for c in variants})} from mmpretrain '
@@ -204,12 +205,12 @@ class PaSResNet(GatedBackboneMixin, ResNet):
         for name in ('dcn', 'plugins'):
             value = cfg.pop(name, None)
             if value is not None:
-                raise ValueError(
+                raise PaSConfigError(
                     f'PaSResNet cannot reproduce {stock_cls.__name__} with '
                     f'{name}={value!r}: remove {name} from the backbone '
                     'config or keep the stock backbone')
         if any(cfg.pop('stage_with_dcn', ())):
-            raise ValueError(f'PaSResNet cannot reproduce '
+            raise PaSConfigError(f'PaSResNet cannot reproduce '
                              f'{stock_cls.__name__} with DCN stages '
                              '(stage_with_dcn)')
         pretrained = cfg.pop('pretrained', None)

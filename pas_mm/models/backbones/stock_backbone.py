@@ -14,6 +14,8 @@ import inspect
 from mmengine.config import Config
 from mmengine.registry import MODELS
 
+from ...errors import PaSConfigError
+
 
 def class_defaults(cls) -> dict:
     """Keyword defaults of ``cls.__init__`` and of its base classes."""
@@ -59,7 +61,7 @@ def gated_backbone_cfg(stock: dict, override: dict) -> dict:
         gated_cls, stock_cls = registry.get(gated_type), registry.get(
             stock_type)
     if gated_cls is None:
-        raise ValueError(f'backbone type {gated_type!r} is not registered '
+        raise PaSConfigError(f'backbone type {gated_type!r} is not registered '
                          "(custom_imports = dict(imports=['pas_mm']))")
     if stock_cls is None or not hasattr(gated_cls, 'from_stock'):
         return merged

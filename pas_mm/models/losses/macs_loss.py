@@ -6,6 +6,8 @@ import torch
 from mmengine.registry import MODELS
 from torch import nn
 
+from ...errors import PaSConfigError
+
 _UNITS = {'': 1, 'K': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12}
 
 
@@ -15,7 +17,7 @@ def parse_macs(value: Union[str, float, int]) -> float:
         m = re.fullmatch(r'\s*([0-9.]+(?:e[-+]?\d+)?)\s*([KMGT]?)\s*',
                          value, re.I)
         if m is None:
-            raise ValueError(f'MACs target {value!r} is not a number with an '
+            raise PaSConfigError(f'MACs target {value!r} is not a number with an '
                              'optional K/M/G/T suffix, e.g. "1.2G"')
         return float(m.group(1)) * _UNITS[m.group(2).upper()]
     return float(value)
@@ -54,13 +56,13 @@ class MACsLoss(nn.Module):
         target = value * macs_full if 0 < value <= 1 and not isinstance(
             self.target, str) else value
         if target <= 0:
-            raise ValueError(f'MACs target {self.target!r} must be > 0')
+            raise PaSConfigError(f'MACs target {self.target!r} must be > 0')
         if target > macs_full:
-            raise ValueError(
+            raise PaSConfigError(
                 f'MACs target {self.target!r} ({format_macs(target)}) is '
                 f'larger than the full model ({format_macs(macs_full)})')
         if target < macs_min:
-            raise ValueError(
+            raise PaSConfigError(
                 f'MACs target {self.target!r} ({format_macs(target)}) is '
                 f'below {format_macs(macs_min)}, the MACs left when every '
                 'gated layer keeps its minimum channels; ungated layers '
