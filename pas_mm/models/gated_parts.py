@@ -159,11 +159,10 @@ def yolact_protonet_groups(gates: nn.ModuleDict, mask_head: nn.Module,
         raise NotImplementedError(
             f'{path}.protonet has a transposed conv; pas_mm gates conv '
             'protonets only')
-    groups = []
+    groups, protos = [], list(mask_head.proto_channels)
     for i, m in convs:
         p = f'{path}.protonet.{i}'
         last = i == convs[-1][0]
-        protos = list(mask_head.proto_channels)
         extra = dict(repeated=[(bbox_head.conv_coeff,
                                 bbox_head.num_base_priors)],
                      cfg_updates=[
