@@ -1,9 +1,13 @@
-"""Argument handling shared by tools/train.py, tools/test.py and deploy."""
+"""Argument handling and Runner start shared by tools/train.py, tools/test.py
+and deploy."""
 import argparse
 import os.path as osp
 from typing import Optional, Sequence
 
 from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from .errors import PaSConfigError
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -95,3 +99,12 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def build_runner(cfg: Config, parser: argparse.ArgumentParser):
+    """mmengine's Runner for ``cfg``; a PaS setting that cannot work (e.g.
+    a MACs target above the model) exits with its one-line message."""
+    try:
+        return Runner.from_cfg(cfg)
+    except PaSConfigError as e:
+        parser.exit(2, f'{parser.prog}: error: {e}\n')

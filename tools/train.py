@@ -6,10 +6,9 @@
 import argparse
 
 import pas_mm  # noqa: F401  (compat fixes before mmengine loads anything)
-from mmengine.runner import Runner
 
-from pas_mm.cli import add_common_args, check_data_paths, load_config
-from pas_mm.errors import PaSConfigError
+from pas_mm.cli import (add_common_args, build_runner, check_data_paths,
+                        load_config)
 
 
 def main():
@@ -28,10 +27,7 @@ def main():
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
-    try:
-        runner = Runner.from_cfg(cfg)
-    except PaSConfigError as e:  # a PaS setting that cannot work: one line
-        parser.exit(2, f'{parser.prog}: error: {e}\n')
+    runner = build_runner(cfg, parser)
     runner.train()
 
 
