@@ -1,8 +1,15 @@
 """Argument handling and Runner start shared by tools/train.py, tools/test.py
 and deploy."""
 import argparse
+import os
 import os.path as osp
+import shutil
+import tempfile
+import urllib.request
 from typing import Optional, Sequence
+from urllib.parse import urlparse
+
+import torch
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
@@ -89,6 +96,56 @@ def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
                 '--cfg-options data_root=DIR) to where the data is')
         raise FileNotFoundError(
             f'{split} data not found: {path} does not exist{hint}')
+
+
+def check_load_from(cfg: Config, timeout: float = 30.) -> None:
+    """Fail early when ``cfg.load_from`` cannot be read.
+
+    A local path must exist. An http(s) URL (a model-zoo checkpoint) is
+    looked up where mmengine caches it (``torch.hub.get_dir()/checkpoints``)
+    and downloaded there now if absent, so a machine without the file and
+    without network stops before training with the file named, instead of
+    after building the model with a traceback. Other schemes are left to
+    mmengine.
+
+    Raises:
+        FileNotFoundError: naming the file, where it was looked for and how
+            to provide it.
+    """
+    path = cfg.get('load_from')
+    if not path or not isinstance(path, str):
+        return
+    scheme = urlparse(path).scheme
+    if scheme in ('http', 'https'):
+        cache = osp.join(torch.hub.get_dir(), 'checkpoints',
+                         osp.basename(urlparse(path).path))
+        if osp.isfile(cache):
+            return
+        try:
+            _download(path, cache, timeout)
+        except OSError as e:  # URLError, timeouts and refusals included
+            raise FileNotFoundError(
+                f'load_from {path} is not in the checkpoint cache ({cache}) '
+                f'and cannot be downloaded ({getattr(e, "reason", e)}); copy '
+                'the file there or set --cfg-options load_from=PATH') from e
+    elif not scheme and not osp.isfile(path):
+        raise FileNotFoundError(
+            f'load_from {path} does not exist; see the config for how to '
+            'make it, or set --cfg-options load_from=PATH')
+
+
+def _download(url: str, dst: str, timeout: float) -> None:
+    """``url`` -> ``dst`` through a temporary file (no partial ``dst``)."""
+    os.makedirs(osp.dirname(dst), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=osp.dirname(dst), suffix='.part')
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r, \
+                os.fdopen(fd, 'wb') as f:
+            shutil.copyfileobj(r, f)
+        os.replace(tmp, dst)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
 
 
 def load_config(args: argparse.Namespace) -> Config:

@@ -4,6 +4,8 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 
@@ -25,6 +27,54 @@ def test_train_with_a_target_above_the_model_is_one_line(digits_root,
     assert 'Traceback' not in proc.stderr
     assert last_line(proc) == ("train.py: error: MACs target '2T' (2.000T) "
                                'is larger than the full model (12.023M)')
+
+
+def test_train_with_load_from_missing_is_one_line(digits_root, tmp_path):
+    missing = tmp_path / 'pretrained.pth'
+    proc = run('tools/train.py', 'configs/pas_repvgg_digits.py',
+               '--work-dir', str(tmp_path), '--cfg-options',
+               f'data_root={digits_root}', f'load_from={missing}')
+    assert proc.returncode == 2
+    assert 'Traceback' not in proc.stderr
+    assert last_line(proc) == (
+        f'train.py: error: load_from {missing} does not exist; see the '
+        'config for how to make it, or set --cfg-options load_from=PATH')
+
+
+def test_train_with_a_model_zoo_url_out_of_reach_is_one_line(digits_root,
+                                                            tmp_path):
+    url = 'http://127.0.0.1:9/repvgg-B1_8xb32_in1k_20221213-d17c45e7.pth'
+    cache = tmp_path / 'torch' / 'hub' / 'checkpoints'
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', 'configs/pas_repvgg_digits.py',
+         '--work-dir', str(tmp_path), '--cfg-options',
+         f'data_root={digits_root}', f'load_from={url}'],
+        cwd=ROOT, capture_output=True, text=True,
+        env=dict(os.environ, TORCH_HOME=str(tmp_path / 'torch')))
+    assert proc.returncode == 2
+    assert 'Traceback' not in proc.stderr
+    line = last_line(proc)
+    assert line.startswith(
+        f'train.py: error: load_from {url} is not in the checkpoint cache '
+        f'({cache}/repvgg-B1_8xb32_in1k_20221213-d17c45e7.pth) and cannot be '
+        'downloaded (')
+    assert line.endswith('copy the file there or set --cfg-options '
+                         'load_from=PATH')
+    assert not cache.exists() or not os.listdir(cache)  # no partial file
+
+
+def test_a_cached_model_zoo_url_is_used_without_network(tmp_path,
+                                                        monkeypatch):
+    from mmengine.config import Config
+
+    from pas_mm.cli import check_load_from
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    cached = tmp_path / 'hub' / 'checkpoints' / 'b1.pth'
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b'x')
+    check_load_from(Config(dict(load_from='http://127.0.0.1:9/b1.pth')))
+    with pytest.raises(FileNotFoundError, match='cannot be downloaded'):
+        check_load_from(Config(dict(load_from='http://127.0.0.1:9/b0.pth')))
 
 
 def test_deploy_of_a_truncated_checkpoint_is_one_line(tmp_path):

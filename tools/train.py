@@ -8,7 +8,7 @@ import argparse
 import pas_mm  # noqa: F401  (compat fixes before mmengine loads anything)
 
 from pas_mm.cli import (add_common_args, build_runner, check_data_paths,
-                        load_config)
+                        check_load_from, load_config)
 
 
 def main():
@@ -19,14 +19,15 @@ def main():
     add_common_args(parser)
     args = parser.parse_args()
     cfg = load_config(args)
-    try:
-        check_data_paths(cfg, ('train', 'val'))
-    except FileNotFoundError as e:
-        parser.error(str(e))
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
+    try:
+        check_data_paths(cfg, ('train', 'val'))
+        check_load_from(cfg)
+    except FileNotFoundError as e:
+        parser.error(str(e))
     runner = build_runner(cfg, parser)
     runner.train()
 

@@ -35,7 +35,11 @@ class PaSModel(BaseModel):
         backbone (dict, optional): merged into ``architecture['backbone']``
             with mmengine's config merge, e.g. ``dict(type='PaSRepVGG')``.
             The resulting backbone must be DBC-gated.
-        macs_loss (dict): a :class:`MACsLoss` config with the target.
+        macs_loss (dict, optional): a :class:`MACsLoss` config with the
+            target. None when nothing is searched: a fixed-width model
+            (backbone ``gate_cfg=None``, e.g. the training form of a
+            released subnet, which ``deploy_reparam.py`` then fuses) or
+            masks fixed by ``subnet``.
         input_shape (Sequence[int]): (C, H, W) at which MACs are counted.
         gate_neck (bool): also gate the detector's neck (one gate for all
             FPN levels: its laterals are summed top-down and its levels feed
@@ -58,7 +62,8 @@ class PaSModel(BaseModel):
     def __init__(self,
                  architecture: Union[dict, nn.Module],
                  backbone: Optional[dict] = None,
-                 macs_loss: dict = dict(type='MACsLoss', target=0.5),
+                 macs_loss: Optional[dict] = dict(type='MACsLoss',
+                                                  target=0.5),
                  input_shape: Sequence[int] = (3, 224, 224),
                  gate_neck: bool = False,
                  gate_heads: Union[bool, Sequence[str]] = False,
@@ -93,10 +98,12 @@ class PaSModel(BaseModel):
                     "gated backbone such as dict(type='PaSRepVGG') or "
                     "dict(type='PaSResNet'), or gate_neck / gate_heads.")
             backbone = None
-        elif not backbone.gates() and not self.gate_groups:
+        elif (not backbone.gates() and not self.gate_groups
+              and macs_loss is not None):
             raise PaSConfigError(
                 f'PaSModel: the backbone {type(backbone).__name__} was built '
-                'without gates (gate_cfg=None) and nothing else is gated')
+                'without gates (gate_cfg=None) and nothing else is gated; '
+                'set macs_loss=None to train this fixed-width model')
         gated, out_repeat = group_layers(self.gate_groups)
         if backbone is not None:
             gated.update(backbone.gated_layers())
@@ -116,9 +123,16 @@ class PaSModel(BaseModel):
             out_repeat=out_repeat)
         self.macs_full = self.counter.full()
         self.macs_min = self.counter.minimum()
-        self.macs_loss = MODELS.build(macs_loss)
-        self.macs_target = self.macs_loss.resolve_target(
-            self.macs_full, self.macs_min)
+        if macs_loss is None:
+            if self.gates() and subnet is None:
+                raise PaSConfigError(
+                    'PaSModel: macs_loss=None leaves the gates without a '
+                    'MACs target; give macs_loss, or subnet to fix them')
+            self.macs_loss, self.macs_target = None, self.macs_full
+        else:
+            self.macs_loss = MODELS.build(macs_loss)
+            self.macs_target = self.macs_loss.resolve_target(
+                self.macs_full, self.macs_min)
         if subnet is not None:
             self.load_subnet(subnet)
 
@@ -211,7 +225,7 @@ class PaSModel(BaseModel):
         """``macs_ratio`` always, ``loss_macs`` while searching."""
         macs = self.counter.macs()
         losses = dict(macs_ratio=macs.detach() / self.macs_full)
-        if not self.searched:
+        if self.macs_loss is not None and not self.searched:
             losses['loss_macs'] = self.macs_loss(macs, self.macs_target,
                                                  self.macs_full)
         return losses

@@ -36,6 +36,12 @@ class GatedBackboneMixin:
         return {n: m for n, m in self.named_modules()
                 if isinstance(m, DBCGate)}
 
+    def layer_widths(self) -> Dict[str, int]:
+        """Built output width of every prunable layer, keyed by the path its
+        gate has (or would have) in :meth:`gates`, in forward order; the
+        same keys in the gated and in the deploy form."""
+        raise NotImplementedError
+
     def gated_layers(self) -> Dict[nn.Module, GatePair]:
         """Layer -> (gate on its input channels, gate on its output)."""
         raise NotImplementedError

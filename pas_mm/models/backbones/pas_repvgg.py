@@ -38,17 +38,24 @@ class PaSRepVGG(GatedBackboneMixin, RepVGG):
     without group convs or SE), plus:
 
     Args:
-        widths (Sequence[int], optional): output channels of the stem and of
-            every block, ``1 + sum(num_blocks)`` numbers. Defaults to the
-            widths ``arch`` implies. Pruned deploy models set these.
+        widths (Sequence, optional): output channels of the stem and of
+            every block, flat (``1 + sum(num_blocks)`` numbers) or nested
+            per stage as the official PaS code writes them
+            (``[[stem], [stage 1 ...], ..., [stage 4 ...]]``); each at most
+            the width ``arch`` gives that layer. Defaults to those widths.
+            Pruned deploy models and released subnets set these.
         gate_cfg (dict, optional): :class:`DBCGate` arguments; None builds
             no gates (the deploy form).
+        unpruned_layers (Sequence[str]): layers built without a gate, by
+            path: ``'stem'`` or ``'stage_{i}.{j}'`` (e.g. ``'stage_4.0'``,
+            the last B1 layer, which the paper never prunes).
     """
 
     def __init__(self,
                  arch: Union[str, dict],
                  widths: Optional[Sequence[int]] = None,
                  gate_cfg: Optional[dict] = dict(),
+                 unpruned_layers: Sequence[str] = (),
                  in_channels: int = 3,
                  base_channels: int = 64,
                  out_indices: Sequence[int] = (3, ),
@@ -83,16 +90,20 @@ class PaSRepVGG(GatedBackboneMixin, RepVGG):
                              'must have one entry per stage and out_indices '
                              'must name existing stages')
         arch = dict(arch, group_layer_map=None, se_cfg=None)
-        default = self.arch_widths(arch, base_channels)
-        widths = list(default if widths is None else widths)
-        if len(widths) != len(default) or min(widths) < 1:
+        widths = self.check_widths(
+            widths, self.arch_widths(arch, base_channels), num_blocks)
+        names = self.layer_names(num_blocks)
+        unknown = sorted(set(unpruned_layers) - set(names))
+        if unknown:
             raise PaSConfigError(
-                f'PaSRepVGG: widths needs {len(default)} positive numbers '
-                f'(stem + {sum(num_blocks)} blocks), got {widths}')
-
+                f'PaSRepVGG: unpruned_layers {unknown} are not layers of '
+                f"this arch ('stem' or 'stage_i.j', e.g. {names[-1]!r})")
+        layer_gate_cfg = [None if n in unpruned_layers else gate_cfg
+                          for n in names]
         self.arch = arch
         self.widths = widths
         self.gate_cfg = gate_cfg
+        self.unpruned_layers = tuple(unpruned_layers)
         self.base_channels = base_channels
         self.in_channels = in_channels
         self.out_indices = out_indices
@@ -106,11 +117,10 @@ class PaSRepVGG(GatedBackboneMixin, RepVGG):
         self.with_cp = with_cp
         self.norm_eval = norm_eval
         block_cfg = dict(with_cp=with_cp, conv_cfg=conv_cfg,
-                         norm_cfg=norm_cfg, act_cfg=act_cfg, deploy=deploy,
-                         gate_cfg=gate_cfg)
+                         norm_cfg=norm_cfg, act_cfg=act_cfg, deploy=deploy)
 
         self.stem = GatedRepVGGBlock(in_channels, widths[0], stride=2,
-                                     **block_cfg)
+                                     gate_cfg=layer_gate_cfg[0], **block_cfg)
         self.stages = []
         idx, channels = 1, widths[0]
         for i, n in enumerate(num_blocks):
@@ -120,7 +130,8 @@ class PaSRepVGG(GatedBackboneMixin, RepVGG):
                 blocks.append(GatedRepVGGBlock(
                     channels, widths[idx],
                     stride=strides[i] if j == 0 else 1,
-                    padding=d, dilation=d, **block_cfg))
+                    padding=d, dilation=d, gate_cfg=layer_gate_cfg[idx],
+                    **block_cfg))
                 channels = widths[idx]
                 idx += 1
             self.add_module(f'stage_{i + 1}', Sequential(*blocks))
@@ -145,6 +156,51 @@ class PaSRepVGG(GatedBackboneMixin, RepVGG):
         return cfg
 
     @staticmethod
+    def check_widths(widths: Optional[Sequence], default: List[int],
+                     num_blocks: Sequence[int]) -> List[int]:
+        """``widths`` as a flat list, checked against ``default``.
+
+        Raises:
+            PaSConfigError: wrong length (per stage when nested), or a
+                width below 1 or above the layer's ``default``, naming the
+                layer.
+        """
+        names = PaSRepVGG.layer_names(num_blocks)
+        if widths is None:
+            return list(default)
+        widths = list(widths)
+        if widths and all(isinstance(w, (list, tuple)) for w in widths):
+            lengths = [1] + list(num_blocks)
+            if len(widths) != len(lengths):
+                raise PaSConfigError(
+                    f'PaSRepVGG: nested widths need {len(lengths)} lists '
+                    f'(stem + {len(num_blocks)} stages), got {len(widths)}')
+            for i, (stage, n) in enumerate(zip(widths, lengths)):
+                if len(stage) != n:
+                    where = 'the stem' if i == 0 else f'stage_{i}'
+                    raise PaSConfigError(
+                        f'PaSRepVGG: widths for {where} has {len(stage)} '
+                        f'numbers, the arch has {n} layers there')
+            widths = [w for stage in widths for w in stage]
+        if len(widths) != len(default):
+            raise PaSConfigError(
+                f'PaSRepVGG: widths needs {len(default)} numbers (stem + '
+                f'{sum(num_blocks)} blocks), got {len(widths)}')
+        for name, w, full in zip(names, widths, default):
+            if not isinstance(w, int) or not 1 <= w <= full:
+                raise PaSConfigError(
+                    f'PaSRepVGG: width {w!r} of {name} must be an integer '
+                    f'from 1 to its stock width {full}')
+        return widths
+
+    @staticmethod
+    def layer_names(num_blocks: Sequence[int]) -> List[str]:
+        """Module paths of the stem and every block, in forward order."""
+        return ['stem'] + [f'stage_{i + 1}.{j}'
+                           for i, n in enumerate(num_blocks)
+                           for j in range(n)]
+
+    @staticmethod
     def arch_widths(arch: dict, base_channels: int) -> List[int]:
         """Stem + per-block widths of an mmpretrain RepVGG arch."""
         widths = [min(arch.get('stem_channels', 64),
@@ -159,6 +215,10 @@ class PaSRepVGG(GatedBackboneMixin, RepVGG):
 
     def _last_blocks(self) -> List[GatedRepVGGBlock]:
         return [getattr(self, s)[-1] for s in self.stages]
+
+    def layer_widths(self):
+        return {f'{name}.gate': w for name, w in zip(
+            self.layer_names(self.arch['num_blocks']), self.widths)}
 
     def gated_layers(self):
         if self.deploy:

@@ -271,6 +271,12 @@ class PaSResNet(GatedBackboneMixin, ResNet):
     def output_gates(self):
         return [None] * len(self.out_indices)
 
+    def layer_widths(self):
+        names = {m: n for n, m in self.named_modules()}
+        return {f'{names[b]}.gate{i}': conv.out_channels
+                for b in self.blocks()
+                for i, (conv, _) in enumerate(b.conv_norms()[:-1], 1)}
+
     def export_deploy(self):
         names = {m: n for n, m in self.named_modules()}
         state = {k: v.detach().clone() for k, v in self.state_dict().items()

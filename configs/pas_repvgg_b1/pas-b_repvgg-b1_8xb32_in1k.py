@@ -1,0 +1,49 @@
+# PaS-B: RepVGG-B1 (11.82 GMACs at 224) searched down to 3.06 GMACs, the
+# MACs of RepVGG-B0, so the two compare layer by layer (the paper's width
+# figure; `tools/plot_widths.py`). The paper's protocol and the official
+# code's (github liyy201912/PaS): the search starts from the trained B1,
+# gates start at 1.0 and train in the same SGD as the weights, 10 epochs of
+# search, then the masks are fixed and the pruned network fine-tunes 50;
+# the last 2048-wide layer is never pruned.
+# Run on 8 GPUs:  bash tools/dist_train.sh configs/pas_repvgg_b1/pas-b_repvgg-b1_8xb32_in1k.py 8
+# Data: data/imagenet/{train,val} + meta files, as mmpretrain expects.
+# Weights: mmpretrain's ImageNet RepVGG-B1 (78.19% top-1); tools/train.py
+# downloads it into torch's checkpoint cache or stops naming the file.
+_base_ = ['mmpretrain::repvgg/repvgg-B1_8xb32_in1k.py']
+custom_imports = dict(imports=['pas_mm'], allow_failed_imports=False)
+load_from = ('https://download.openmmlab.com/mmclassification/v0/repvgg/'
+             'repvgg-B1_8xb32_in1k_20221213-d17c45e7.pth')
+
+model = dict(
+    _delete_=True,
+    type='PaSModel',
+    architecture={{_base_.model}},
+    backbone=dict(
+        type='PaSRepVGG',
+        gate_cfg=dict(min_keep=8),
+        unpruned_layers=['stage_4.0']),
+    # the official loss is 0.1 * (GMACs - target)^2; ours is normalised by
+    # the full MACs: 0.1 * 11.82^2 = 14
+    macs_loss=dict(type='MACsLoss', target='3.06G', loss_weight=14.0),
+    input_shape=(3, 224, 224))
+
+# fine-tuning a trained network: the official fine-tune LR (0.128 for a
+# batch of 512) scaled to mmpretrain's 8 x 32
+optim_wrapper = dict(
+    optimizer=dict(lr=0.064),
+    paramwise_cfg=dict(
+        custom_keys={'.gate': dict(lr_mult=10.0, decay_mult=0.0)}))
+
+search_epochs = 10
+finetune_epochs = 50
+train_cfg = dict(by_epoch=True, max_epochs=search_epochs + finetune_epochs)
+param_scheduler = dict(
+    type='CosineAnnealingLR',
+    T_max=search_epochs + finetune_epochs,
+    by_epoch=True,
+    begin=0,
+    end=search_epochs + finetune_epochs,
+    convert_to_iter_based=True)
+custom_hooks = [
+    dict(type='PaSSearchHook', search_epochs=search_epochs, interval=200)
+]

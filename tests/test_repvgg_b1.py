@@ -1,0 +1,140 @@
+"""RepVGG-B1 family: PaS-A/B/C search configs and the released subnets."""
+import os.path as osp
+
+import mmpretrain
+import pytest
+import torch
+import yaml
+from conftest import ROOT, randomize
+from mmengine.config import Config
+from mmengine.registry import MODELS
+from mmpretrain.structures import DataSample
+from torch.utils.flop_counter import FlopCounterMode
+
+from pas_mm.deploy import export_verified
+from pas_mm.errors import PaSConfigError
+from pas_mm.models.backbones import PaSRepVGG
+
+B1 = osp.join(ROOT, 'configs', 'pas_repvgg_b1')
+RELEASED = osp.join(B1, 'released')
+SUBNETS = {'2.1g': (2_104_383_200, 18_661_992),
+           '4.0g': (4_037_683_100, 28_356_460)}
+
+
+def config(path, **options):
+    cfg = Config.fromfile(path)
+    cfg.merge_from_dict(options)
+    return cfg
+
+
+def torch_macs(model, shape=(3, 224, 224)) -> float:
+    """Conv + matmul MACs as torch's own FLOP counter sees them (FLOPs/2)."""
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.eval()(torch.zeros(1, *shape), mode='tensor')
+    return counter.get_total_flops() / 2
+
+
+def test_search_configs_start_from_mmpretrains_b1_at_three_targets():
+    meta = osp.join(osp.dirname(mmpretrain.__file__),
+                    '.mim/configs/repvgg/metafile.yml')
+    with open(meta) as f:
+        zoo = {m['Name']: m for m in yaml.safe_load(f)['Models']}
+    for name, target in (('a', 2.10e9), ('b', 3.06e9), ('c', 4.04e9)):
+        cfg = config(osp.join(B1, f'pas-{name}_repvgg-b1_8xb32_in1k.py'))
+        assert cfg.load_from == zoo['repvgg-B1_8xb32_in1k']['Weights']
+        assert cfg.model.architecture.backbone.arch == 'B1'
+        model = MODELS.build(cfg.model)
+        assert model.macs_target == target
+        assert model.macs_full == pytest.approx(11.8155e9, rel=1e-4)
+        assert model.architecture.backbone.stage_4[0].gate is None
+        assert len(model.gates()) == 27  # stem + 26 blocks, not the last
+        assert cfg.train_cfg.max_epochs == 60
+        assert cfg.custom_hooks[0].search_epochs == 10
+
+
+@pytest.mark.parametrize('name', sorted(SUBNETS))
+def test_released_subnet_macs_and_params_by_torchs_counter(name):
+    macs, params = SUBNETS[name]
+    deploy = MODELS.build(config(osp.join(
+        RELEASED, f'pas-{name}_repvgg-b1_deploy_8xb32_in1k.py')).model)
+    assert torch_macs(deploy) == pytest.approx(macs, abs=100)
+    assert sum(p.numel() for p in deploy.parameters()) == params
+    # the training form counts the deploy structure: the same MACs
+    train = MODELS.build(config(osp.join(
+        RELEASED, f'pas-{name}_repvgg-b1_8xb32_in1k.py')).model)
+    assert train.macs_full == pytest.approx(macs, abs=100)
+    assert train.gates() == {} and train.searched
+
+
+def test_released_training_form_reparameterizes_into_the_deploy_form():
+    cfg = config(osp.join(RELEASED, 'pas-2.1g_repvgg-b1_8xb32_in1k.py'),
+                 model=dict(input_shape=(3, 32, 32)))
+    model = randomize(MODELS.build(cfg.model))
+    loss = model(torch.randn(2, 3, 32, 32), _samples(2), mode='loss')
+    assert set(loss) == {'loss', 'macs_ratio'}  # nothing searched
+    arch_cfg, state, deployed, diffs = export_verified(model.eval())
+    assert diffs['max_abs_diff_float64'] <= 1e-8
+    deploy_cfg = config(osp.join(
+        RELEASED, 'pas-2.1g_repvgg-b1_deploy_8xb32_in1k.py')).model
+    assert arch_cfg['backbone']['widths'] == PaSRepVGG.check_widths(
+        deploy_cfg.backbone.widths, [10**4] * 28, [4, 6, 16, 1])
+    MODELS.build(deploy_cfg).load_state_dict(state, strict=True)
+
+
+def _samples(n):
+    return [DataSample().set_gt_label(i % 10) for i in range(n)]
+
+
+def test_b1_search_iteration_then_exact_deploy():
+    cfg = config(osp.join(B1, 'pas-b_repvgg-b1_8xb32_in1k.py'),
+                 model=dict(input_shape=(3, 32, 32),
+                            macs_loss=dict(target=0.26)))
+    model = MODELS.build(cfg.model)
+    losses = model(torch.randn(2, 3, 32, 32), _samples(2), mode='loss')
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    gates = model.gates()
+    assert all(g.weight.grad is not None and g.weight.grad.abs().sum() > 0
+               for g in gates.values())
+    randomize(model, seed=1)
+    for g in gates.values():  # a random third pruned
+        g.weight.data = (torch.rand(g.num_channels) > 1 / 3).float()
+    model.fix_gates()
+    arch_cfg, _, deployed, diffs = export_verified(model.eval())
+    assert diffs['max_abs_diff_float64'] <= 1e-8
+    assert arch_cfg['backbone']['widths'][-1] == 2048  # never pruned
+    assert arch_cfg['head']['in_channels'] == 2048
+    assert torch_macs(deployed, (3, 32, 32)) == pytest.approx(
+        model.counter.kept_macs(), rel=1e-9)
+
+
+@pytest.mark.parametrize('widths, message', [
+    ([[8], [20, 16, 15], [1] * 6, [1] * 16, [2048]],
+     'PaSRepVGG: widths for stage_1 has 3 numbers, the arch has 4 layers '
+     'there'),
+    ([[8], [20] * 4, [1] * 6, [1] * 16],
+     'PaSRepVGG: nested widths need 5 lists (stem + 4 stages), got 4'),
+    ([8] * 27, 'PaSRepVGG: widths needs 28 numbers (stem + 27 blocks), '
+     'got 27'),
+    ([[8], [20] * 4, [300] + [1] * 5, [1] * 16, [2048]],
+     'PaSRepVGG: width 300 of stage_2.0 must be an integer from 1 to its '
+     'stock width 256'),
+    ([[0], [20] * 4, [1] * 6, [1] * 16, [2048]],
+     'PaSRepVGG: width 0 of stem must be an integer from 1 to its stock '
+     'width 64'),
+])
+def test_bad_widths_name_the_layer(widths, message):
+    with pytest.raises(PaSConfigError) as e:
+        PaSRepVGG('B1', widths=widths, deploy=True, gate_cfg=None)
+    assert str(e.value) == message
+
+
+def test_unknown_unpruned_layer_and_gates_without_target_are_refused():
+    with pytest.raises(PaSConfigError, match=r"unpruned_layers \['stage_5.0'\]"
+                       r" are not layers of this arch"):
+        PaSRepVGG('B1', unpruned_layers=['stage_5.0'])
+    cfg = config(osp.join(B1, 'pas-b_repvgg-b1_8xb32_in1k.py'),
+                 model=dict(input_shape=(3, 32, 32)))
+    cfg.model.macs_loss = None
+    with pytest.raises(PaSConfigError, match='macs_loss=None leaves the '
+                       'gates without a MACs target'):
+        MODELS.build(cfg.model)
