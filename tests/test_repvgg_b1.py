@@ -1,5 +1,9 @@
-"""RepVGG-B1 family: PaS-A/B/C search configs and the released subnets."""
+"""RepVGG-B1 family: PaS-A/B/C search configs, the released subnets and
+the width figure."""
+import json
 import os.path as osp
+import subprocess
+import sys
 
 import mmpretrain
 import pytest
@@ -138,3 +142,47 @@ def test_unknown_unpruned_layer_and_gates_without_target_are_refused():
     with pytest.raises(PaSConfigError, match='macs_loss=None leaves the '
                        'gates without a MACs target'):
         MODELS.build(cfg.model)
+
+
+def test_layer_widths_name_the_gates_in_gated_and_deploy_form():
+    for cfg in (dict(type='PaSRepVGG', arch='B0'),
+                dict(type='PaSResNet', depth=50)):
+        gated = MODELS.build(cfg)
+        assert list(gated.layer_widths()) == list(gated.gates())
+    deployed = MODELS.build(config(osp.join(
+        RELEASED, 'pas-4.0g_repvgg-b1_deploy_8xb32_in1k.py')).model.backbone)
+    widths = deployed.layer_widths()
+    assert list(widths) == list(MODELS.build(dict(
+        type='PaSRepVGG', arch='B1')).gates())
+    assert widths['stem.gate'] == 11 and widths['stage_3.15.gate'] == 487
+
+
+def test_plot_widths_compares_a_subnet_with_stock_networks(tmp_path):
+    subnet = tmp_path / 'pas_subnet.json'
+    layers = {f'backbone.{k}': dict(width=max(1, w // 3), of=w, keep=[])
+              for k, w in PaSRepVGG('B1', base_channels=16).layer_widths(
+              ).items()}
+    subnet.write_text(json.dumps(dict(layers=layers)))
+    out = tmp_path / 'widths.png'
+    proc = subprocess.run(
+        [sys.executable, 'tools/plot_widths.py', str(subnet), '--compare',
+         'mmpretrain::repvgg/repvgg-B0_8xb32_in1k.py', '--compare-options', 'model.backbone.base_channels=16',
+         '--out', str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[0]: line.split()[1:]
+            for line in proc.stdout.splitlines()}
+    # searched (a third of B1 at base 16) beside B0 at base 16
+    assert rows['stem'] == ['10', '16']
+    assert rows['stage_3.15'] == ['42', '64']
+    assert rows['stage_4.0'] == ['170', '320']
+    assert out.stat().st_size > 10_000
+
+    other = tmp_path / 'other.json'
+    other.write_text(json.dumps(dict(layers={'gates.neck': {}})))
+    proc = subprocess.run([sys.executable, 'tools/plot_widths.py',
+                           str(other)], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "plot_widths: error: the subnet has no backbone layers (keys "
+        "'backbone....'); is it a pas_subnet.json?")

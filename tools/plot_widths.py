@@ -17,7 +17,7 @@ import os.path as osp
 import tempfile
 
 import pas_mm  # noqa: F401  (compat fixes before mmengine loads anything)
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 from pas_mm.errors import PaSConfigError
@@ -35,11 +35,12 @@ def load_config(path: str) -> Config:
         return Config.fromfile(f.name)
 
 
-def widths_of(path: str) -> dict:
+def widths_of(path: str, options=None) -> dict:
     if path.endswith('.json'):
         with open(path) as f:
             return subnet_widths(json.load(f))
     cfg = load_config(path)
+    cfg.merge_from_dict(options or {})
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     return backbone_widths(backbone_cfg_of(cfg))
 
@@ -76,13 +77,17 @@ def main():
     parser.add_argument('subnet', help='pas_subnet.json or a config')
     parser.add_argument('--compare', nargs='*', default=[],
                         help='model configs to draw beside it')
+    parser.add_argument('--compare-options', nargs='+', action=DictAction,
+                        help='config overrides for every --compare config, '
+                        'e.g. model.backbone.base_channels=16 to match a '
+                        'scaled-down search')
     parser.add_argument('--label', help='legend name of SUBNET')
     parser.add_argument('--out', default='widths.png')
     args = parser.parse_args()
     try:
         series = {args.label or label_of(args.subnet): widths_of(args.subnet)}
         for path in args.compare:
-            series[label_of(path)] = widths_of(path)
+            series[label_of(path)] = widths_of(path, args.compare_options)
     except (PaSConfigError, FileNotFoundError, KeyError) as e:
         parser.exit(1, f'plot_widths: error: {e}\n')
     names = list(max(series.values(), key=len))
