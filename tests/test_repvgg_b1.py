@@ -186,3 +186,19 @@ def test_plot_widths_compares_a_subnet_with_stock_networks(tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (
         "plot_widths: error: the subnet has no backbone layers (keys "
         "'backbone....'); is it a pas_subnet.json?")
+
+
+def test_cpu_scale_pas_b_searches_from_its_pretrain_config():
+    search = config(osp.join(B1, 'pas-b_repvgg-b1-quarter_animals.py'))
+    pretrain = config(osp.join(
+        B1, 'pas-b_repvgg-b1-quarter_animals_pretrain.py'))
+    assert search.load_from == (
+        'work_dirs/pas-b_repvgg-b1-quarter_animals_pretrain/epoch_5.pth')
+    assert pretrain.load_from is None and pretrain.custom_hooks == []
+    searched, trained = (MODELS.build(c.model) for c in (search, pretrain))
+    assert trained.gates() == {} and len(searched.gates()) == 27
+    assert searched.macs_full == trained.macs_full == 61_568_000
+    assert searched.macs_target == 15.6e6
+    # the pretrain checkpoint's keys are the searched model's minus gates
+    assert set(trained.state_dict()) == {
+        k for k in searched.state_dict() if '.gate' not in k}
