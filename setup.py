@@ -8,4 +8,7 @@ setup(
     python_requires='>=3.10',
     install_requires=['mmengine==0.10.7', 'mmcv==2.1.0', 'mmpretrain==1.2.0',
                       'mmdet==3.3.0'],
+    # tools/deploy_reparam.py --onnx (tools/install_benchmark.sh installs it)
+    extras_require={'onnx': ['onnx==1.23.2', 'onnxruntime==1.32.0',
+                             'numpy<2']},
 )

@@ -26,14 +26,20 @@ def main():
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--atol', type=float, default=1e-4)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--onnx', action='store_true',
+                        help='also write OUT/deploy.onnx, checked in '
+                        'onnxruntime against torch to --atol')
     args = parser.parse_args()
     try:
         report = deploy(args.config, args.checkpoint, args.out,
-                        atol=args.atol, cfg_options=args.cfg_options)
+                        atol=args.atol, cfg_options=args.cfg_options,
+                        onnx=args.onnx)
     except (DeployError, PaSConfigError) as e:
         sys.exit(f'deploy_reparam: error: {e}')
     print(format_report(report))
-    print(f'written: {args.out}/deploy_config.py, {args.out}/deploy.pth')
+    onnx = f', {args.out}/deploy.onnx' if 'onnx' in report else ''
+    print(f'written: {args.out}/deploy_config.py, {args.out}/deploy.pth'
+          f'{onnx}')
 
 
 if __name__ == '__main__':

@@ -17,6 +17,7 @@ from ..cli import merge_cfg_options
 from ..models import PaSModel, raw_forward
 from ..models.losses import format_macs
 from .export import build_deployed, export_deploy
+from .onnx_export import OnnxError, export_onnx
 from .verify import count_macs, count_params, max_abs_diff, measure_latency
 
 
@@ -116,11 +117,20 @@ def deploy(config: str,
            out_dir: str,
            atol: float = 1e-4,
            cfg_options: Optional[dict] = None,
-           latency_runs: int = 10) -> dict:
+           latency_runs: int = 10,
+           onnx: bool = False) -> dict:
     """Fuse, prune and verify; write deploy_config.py + deploy.pth.
 
     Files are written to a temporary folder and moved to ``out_dir`` only
-    after the deployed model matched the gated one to ``atol``.
+    after the deployed model matched the gated one to ``atol``. With
+    ``onnx``, ``deploy.onnx`` is exported next, run in onnxruntime and
+    checked against torch to ``atol`` (its diff and latency go into the
+    report).
+
+    Raises:
+        DeployError: nothing written; or, for an ONNX failure (onnxruntime
+            missing included), the torch deploy is written and the message
+            says so.
 
     Returns:
         dict: the report (MACs, params, latency before/after, max diff).
@@ -180,6 +190,19 @@ def deploy(config: str,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if onnx:
+        path = osp.join(out_dir, 'deploy.onnx')
+        try:
+            report['onnx'] = export_onnx(deployed.eval(), model.input_shape,
+                                         path, atol=atol,
+                                         latency_runs=latency_runs)
+        except OnnxError as e:
+            if osp.exists(path):
+                os.remove(path)
+            raise DeployError(f'{e}; the torch deploy is written to '
+                              f'{out_dir}') from e
+        with open(osp.join(out_dir, 'report.json'), 'w') as f:
+            json.dump(report, f, indent=1)
     return report
 
 
@@ -195,6 +218,11 @@ def format_report(report: dict) -> str:
     width = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [' | '.join(c.ljust(w) for c, w in zip(r, width)) for r in rows]
     lines.insert(1, '-+-'.join('-' * w for w in width))
+    if 'onnx' in report:
+        o = report['onnx']
+        lines.append(f"onnxruntime (bs 1): {o['latency_ms']:.2f} ms, max abs "
+                     f"diff vs torch {o['max_abs_diff']:.2e} "
+                     f"({o['outputs']} outputs)")
     lines.append(f"max abs diff deployed vs gated: {report['max_abs_diff']:.2e}"
                  f" float32, {report['max_abs_diff_float64']:.2e} float64 "
                  f"(input {report['input_shape']}); target "
