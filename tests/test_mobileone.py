@@ -6,6 +6,7 @@ import torch
 from conftest import ROOT, independent_macs
 from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
+from mmpretrain.structures import DataSample
 
 from pas_mm.deploy import build_deployed, count_macs, export_deploy
 from pas_mm.errors import PaSConfigError
@@ -92,7 +93,6 @@ def test_search_step_and_exact_deploy_of_a_pruned_model():
                         for _ in range(4)],
                 data_samples=None)
     data = model.data_preprocessor(data, True)
-    from mmpretrain.structures import DataSample
     samples = [DataSample().set_gt_label(i) for i in range(4)]
     losses = model(data['inputs'], samples, mode='loss')
     assert {'loss', 'loss_macs', 'macs_ratio'} <= set(losses)
@@ -157,10 +157,16 @@ def test_light_configs_build(name, arch, full, target):
     assert f'mobileone-{arch}_8xb32_in1k' in cfg.load_from
     assert cfg.train_cfg.max_epochs == 60
     assert cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate'].lr_mult == 10
+    assert cfg.train_dataloader.dataset.pipeline[1].scale == 224
     model = MODELS.build(cfg.model)
     assert type(model.architecture.backbone).__name__ == 'PaSMobileOne'
     assert model.macs_full == pytest.approx(full, rel=1e-3)
     assert model.macs_target == target
+    # a model-zoo checkpoint of the stock classifier loads; gates stay open
+    stock = MODELS.build(cfg.model.architecture).state_dict()
+    result = model.load_state_dict(stock, strict=False)
+    assert not result.unexpected_keys
+    assert len(result.missing_keys) == 3 * 22  # weight, fixed, fixed_mask
 
 
 def test_mmpretrain_se_config_is_refused(tmp_path):
