@@ -216,3 +216,22 @@ def test_other_stock_backbone_is_refused():
                            match='cannot reproduce backbone RepVGG'):
             gated_backbone_cfg(dict(type='RepVGG', arch='A0'),
                                dict(type='PaSMobileOne'))
+
+
+def test_animals_configs_build_and_share_weights():
+    cfg = Config.fromfile(osp.join(ROOT, 'configs',
+                                   'pas_mobileone_animals.py'))
+    model = MODELS.build(cfg.model)
+    assert type(model.architecture.backbone).__name__ == 'PaSMobileOne'
+    assert len(model.gates()) == 7 and model.macs_full == 594304
+    assert cfg.custom_hooks[0].search_epochs == 2
+    pretrain = Config.fromfile(osp.join(
+        ROOT, 'configs', 'pas_mobileone_animals_pretrain.py'))
+    assert pretrain.custom_hooks == [] and pretrain.load_from is None
+    name = osp.splitext(osp.basename(pretrain.filename))[0]
+    assert cfg.load_from.startswith(f'work_dirs/{name}/')
+    stock = MODELS.build(pretrain.model)
+    assert type(stock.backbone).__name__ == 'MobileOne'
+    result = model.load_state_dict(stock.state_dict(), strict=False)
+    assert not result.unexpected_keys
+    assert all('.gate.' in k for k in result.missing_keys)
