@@ -4,11 +4,12 @@ MACs of a conv are ``k_h * k_w * c_in * c_out * H_out * W_out / groups``
 (a transposed conv: ``H_in * W_in``) and of a linear layer
 ``rows * c_in * c_out``. A depth-wise conv (``groups == c_in == c_out``)
 keeps ``groups`` equal to its channels when pruned, so it costs
-``k_h * k_w * H_out * W_out`` per kept channel. A profiling forward pass records
-the static part (``k_h * k_w * H_out * W_out / groups`` summed over calls, so
-a head shared across FPN levels counts once per level); the channel counts
-come from the DBC gates before and after each layer, so the total is
-differentiable in the gate weights through the straight-through estimator.
+``k_h * k_w * H_out * W_out`` per kept channel. A profiling forward pass
+records the static part (``k_h * k_w * H_out * W_out / groups`` summed over
+calls, so a head shared across FPN levels counts once per level); the
+channel counts come from the DBC gates before and after each layer, so the
+total is differentiable in the gate weights through the straight-through
+estimator.
 """
 import logging
 from dataclasses import dataclass

@@ -62,6 +62,10 @@ class PaSMobileOne(GatedBackboneMixin, MobileOne):
         gate_cfg (dict, optional): :class:`DBCGate` arguments; None builds
             no gates (the deploy form).
 
+    ``se_cfg`` is taken for compatibility only: an arch with SE blocks is
+    refused (:class:`PaSConfigError`), as are non-BN norms, custom convs and
+    ``deploy=True`` with gates.
+
     Shapes: input (N, 3, H, W); output i (N, widths of stage i's last
     block, H / 2**(i + 2), W / 2**(i + 2)).
     """
