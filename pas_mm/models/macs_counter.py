@@ -2,7 +2,9 @@
 
 MACs of a conv are ``k_h * k_w * c_in * c_out * H_out * W_out / groups``
 (a transposed conv: ``H_in * W_in``) and of a linear layer
-``rows * c_in * c_out``. A profiling forward pass records
+``rows * c_in * c_out``. A depth-wise conv (``groups == c_in == c_out``)
+keeps ``groups`` equal to its channels when pruned, so it costs
+``k_h * k_w * H_out * W_out`` per kept channel. A profiling forward pass records
 the static part (``k_h * k_w * H_out * W_out / groups`` summed over calls, so
 a head shared across FPN levels counts once per level); the channel counts
 come from the DBC gates before and after each layer, so the total is
@@ -31,7 +33,12 @@ CHANNELWISE = ('GlobalAveragePooling', 'AdaptiveAvgPool2d', 'AvgPool2d',
 
 @dataclass
 class MACsEntry:
-    """One conv/linear layer: MACs = factor * kept_in * kept_out."""
+    """One conv/linear layer: MACs = factor * kept_in * kept_out.
+
+    A depth-wise entry (``depthwise=True``) has one filter per channel and
+    one gate for its input and output channels (``out_gate``, else
+    ``in_gate``): MACs = factor * kept, ``factor`` = ``k_h * k_w * H * W``.
+    """
     name: str
     factor: float
     in_channels: int
@@ -39,13 +46,24 @@ class MACsEntry:
     in_gate: Optional[DBCGate] = None
     out_gate: Optional[DBCGate] = None
     out_repeat: int = 1  # output channels = out_repeat x the gated channels
+    depthwise: bool = False
 
     def macs(self, kept: Callable[[DBCGate], Union[int, torch.Tensor]]):
         """MACs with ``kept(gate)`` channels behind each gate."""
+        if self.depthwise:
+            gate = self.in_gate if self.out_gate is None else self.out_gate
+            return self.factor * (self.out_channels if gate is None else
+                                  kept(gate))
         c_in = self.in_channels if self.in_gate is None else kept(self.in_gate)
         c_out = (self.out_channels if self.out_gate is None else
                  kept(self.out_gate) * self.out_repeat)
         return self.factor * c_in * c_out
+
+    def full(self) -> float:
+        """MACs with every channel kept."""
+        if self.depthwise:
+            return self.factor * self.out_channels
+        return self.factor * self.in_channels * self.out_channels
 
 
 def _static_factor(module: nn.Module, x: torch.Tensor,
@@ -62,6 +80,12 @@ def _static_factor(module: nn.Module, x: torch.Tensor,
     # input position
     n, _, h, w = (x if isinstance(module, nn.ConvTranspose2d) else out).shape
     return k_h * k_w * n * h * w / module.groups
+
+
+def _is_depthwise(module: nn.Module) -> bool:
+    """A conv with one filter per channel: groups == c_in == c_out."""
+    return (isinstance(module, nn.Conv2d) and module.groups > 1 and
+            module.groups == module.in_channels == module.out_channels)
 
 
 def _tensors(obj) -> List[torch.Tensor]:
@@ -198,10 +222,12 @@ class MACsCounter:
             c_in, c_out = ((m.in_features, m.out_features)
                            if isinstance(m, nn.Linear) else
                            (m.in_channels, m.out_channels))
+            depthwise = _is_depthwise(m)
             entries.append(
-                MACsEntry(names[m], factor, c_in, c_out,
+                MACsEntry(names[m], factor * c_in if depthwise else factor,
+                          c_in, c_out,
                           consumers.get(m) if in_gate is None else in_gate,
-                          out_gate, (out_repeat or {}).get(m, 1)))
+                          out_gate, (out_repeat or {}).get(m, 1), depthwise))
         counter = cls(entries)
         return counter, {names[m]: g for m, g in consumers.items()}
 
@@ -220,8 +246,7 @@ class MACsCounter:
 
     def full(self) -> float:
         """MACs with every channel kept."""
-        return float(sum(e.factor * e.in_channels * e.out_channels
-                         for e in self.entries))
+        return float(sum(e.full() for e in self.entries))
 
     def minimum(self) -> float:
         """MACs with every gate keeping only ``min_keep`` channels."""
