@@ -8,6 +8,6 @@ from .require import require_mmagic
 require_mmagic()
 
 from .mobile_resnet_generator import PaSMobileResnetGenerator  # noqa: E402
-# from .pas_cyclegan import PaSCycleGAN  # noqa: E402
+from .pas_cyclegan import PaSCycleGAN  # noqa: E402
 
 __all__ = ['PaSCycleGAN', 'PaSMobileResnetGenerator', 'require_mmagic']
