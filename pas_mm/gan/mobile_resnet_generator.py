@@ -25,10 +25,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmcv.cnn import ConvModule
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, normal_init
 from torch import nn
 
-from mmagic.models.utils import generation_init_weights
 from mmagic.registry import MODELS
 
 from ..errors import PaSConfigError
@@ -183,13 +182,20 @@ class PaSMobileResnetGenerator(BaseModule):
         return self.head(x)
 
     def init_weights(self) -> None:
-        """mmagic's generation init (normal, std ``gain``); gates kept."""
+        """mmagic's generation init: conv weights ~ N(0, ``gain``), biases 0
+        (gates keep their ``init``)."""
         if self.init_cfg and self.init_cfg.get('type') == 'Pretrained':
             super().init_weights()
             return
-        cfg = self.init_cfg or {}
-        generation_init_weights(self, init_type=cfg.get('type', 'normal'),
-                                init_gain=cfg.get('gain', 0.02))
+        cfg = self.init_cfg or dict(type='normal')
+        if cfg.get('type', 'normal') != 'normal':
+            raise PaSConfigError(
+                f"PaSMobileResnetGenerator: init_cfg type {cfg['type']!r} is "
+                "not supported; use dict(type='normal', gain=...) or "
+                "'Pretrained'")
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                normal_init(m, 0.0, cfg.get('gain', 0.02))
         self._is_init = True
 
     # PaS interface ------------------------------------------------------

@@ -120,6 +120,19 @@ class PaSCycleGAN(PaSSearchMixin, CycleGAN):
         if subnet is not None:
             self.load_subnet(subnet)
 
+    def init_weights(self) -> None:
+        """Each generator's and discriminator's own ``init_weights``.
+
+        mmagic 1.2.0's ``BaseTranslationModel.init_weights`` attaches
+        init-info bookkeeping that its ``generation_init_weights`` then fails
+        on (UnboundLocalError) under mmengine 0.10.7; the weights are the
+        same without it.
+        """
+        for d in self._reachable_domains:
+            self.get_module(self.generators)[d].init_weights()
+            if self.discriminators is not None:
+                self.get_module(self.discriminators)[d].init_weights()
+
     def gates(self) -> Dict[str, DBCGate]:
         """Gates of the compressed generators by module path in the model."""
         return {f'generators.{d}.{n}': g for d in self.compress_domains
