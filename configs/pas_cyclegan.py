@@ -22,8 +22,10 @@ domain_a = 'mono'  # label of trainA / testA
 domain_b = 'poly'  # label of trainB / testB
 img_size = 64
 data_root = 'data/elpv_cyclegan'
-search_iters = 300
-finetune_iters = 300
+search_iters = 200
+finetune_iters = 200
+# search from the trained uncompressed CycleGAN (configs/pas_cyclegan_pretrain.py)
+load_from = 'work_dirs/pas_cyclegan_pretrain/iter_400.pth'
 
 model = dict(
     type='PaSCycleGAN',
