@@ -106,6 +106,11 @@ class PaSCycleGAN(PaSSearchMixin, CycleGAN):
                     'PaSCycleGAN: macs_loss=None leaves the gates without a '
                     'MACs target; give macs_loss, or subnet to fix them')
             self.macs_loss, self.macs_target = None, self.macs_full
+        elif not self.gates():
+            raise PaSConfigError(
+                'PaSCycleGAN: the compressed generators were built without '
+                'gates (gate_cfg=None); set macs_loss=None to train them at '
+                'full width')
         else:
             self.macs_loss = MODELS.build(macs_loss)
             self.macs_target = self.macs_loss.resolve_target(
