@@ -41,11 +41,12 @@ def build_model(config: str, checkpoint: str, options=None):
     return cfg, model.eval()
 
 
-def domain_images(cfg, model, letter: str) -> torch.Tensor:
-    """All test images of domain ``letter`` ('A' or 'B'), preprocessed."""
+def domain_images(cfg, model, domain: str, letter: str) -> torch.Tensor:
+    """All test images of ``domain`` (folder ``test{letter}``),
+    preprocessed."""
     from mmagic.registry import DATASETS
     ds = DATASETS.build(cfg.test_dataloader.dataset)
-    key = f'img_{ds.domain_a if letter == "A" else ds.domain_b}'
+    key = f'img_{domain}'
     n = ds.len_a if letter == 'A' else ds.len_b
     out = []
     for i in range(0, n, 16):
@@ -85,8 +86,8 @@ def main():
     report = {}
     for d in comp.compress_domains:
         src = [s for s in domains if s != d][0]
-        x = domain_images(cfg, comp, letters[src])
-        real = domain_images(cfg, comp, letters[d])
+        x = domain_images(cfg, comp, src, letters[src])
+        real = domain_images(cfg, comp, d, letters[d])
         g_full, g_comp = full.generators[d], comp.generators[d]
         with torch.no_grad():
             y_full = torch.cat([g_full(x[i:i + 16])
