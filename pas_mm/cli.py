@@ -1,6 +1,7 @@
 """Argument handling and Runner start shared by tools/train.py, tools/test.py
 and deploy."""
 import argparse
+import importlib.util
 import os
 import os.path as osp
 import shutil
@@ -66,7 +67,9 @@ def merge_cfg_options(cfg: Config, options: Optional[dict]) -> None:
 
 # data written by a generator script in tools/ (nothing is downloaded)
 GENERATORS = {'digits': 'python tools/make_digits.py',
-              'coco_demo': 'python tools/make_coco_demo.py'}
+              'coco_demo': 'python tools/make_coco_demo.py',
+              'elpv_cyclegan': 'python tools/make_cyclegan_elpv.py'}
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.tif', '.tiff')
 
 
 def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
@@ -83,6 +86,9 @@ def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
     for split in splits:
         ds = (cfg.get(f'{split}_dataloader') or {}).get('dataset') or {}
         root = ds.get('data_root') or ''
+        if ds.get('type') == 'UnpairedImageDataset':
+            _check_unpaired(split, root, ds.get('test_mode', False))
+            continue
         prefix = ds.get('data_prefix') or ''
         if isinstance(prefix, dict):
             prefix = prefix.get('img_path', prefix.get('img', ''))
@@ -96,6 +102,31 @@ def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
                 '--cfg-options data_root=DIR) to where the data is')
         raise FileNotFoundError(
             f'{split} data not found: {path} does not exist{hint}')
+
+
+def _hint(root: str) -> str:
+    name = osp.basename(osp.normpath(root))
+    return (f'; write it with `{GENERATORS[name]} --out {root}`'
+            if name in GENERATORS else '; set data_root (e.g. '
+            '--cfg-options data_root=DIR) to where the data is')
+
+
+def _check_unpaired(split: str, root: str, test_mode: bool) -> None:
+    """mmagic's unpaired layout: ``root/{phase}A`` and ``{phase}B`` hold
+    images (mmagic itself would fail later, or loop on an empty domain)."""
+    phase = 'test' if test_mode else 'train'
+    for folder in (osp.join(root, phase + 'A'), osp.join(root, phase + 'B')):
+        if '://' in folder:
+            return
+        if not osp.isdir(folder):
+            raise FileNotFoundError(
+                f'{split} data not found: {folder} does not exist (unpaired '
+                f'layout: {phase}A and {phase}B){_hint(root)}')
+        if not any(f.lower().endswith(IMAGE_SUFFIXES)
+                   for _, _, files in os.walk(folder) for f in files):
+            raise FileNotFoundError(
+                f'{split} data: {folder} has no images '
+                f'({", ".join(IMAGE_SUFFIXES)}){_hint(root)}')
 
 
 def check_load_from(cfg: Config, timeout: float = 30.) -> None:
@@ -150,6 +181,12 @@ def _download(url: str, dst: str, timeout: float) -> None:
 
 def load_config(args: argparse.Namespace) -> Config:
     """Config with --cfg-options, launcher and work_dir applied."""
+    with open(args.config) as f:
+        needs_mmagic = 'mmagic::' in f.read()
+    if needs_mmagic and importlib.util.find_spec('mmagic') is None:
+        raise SystemExit(f'error: {args.config} needs mmagic (not installed); '
+                         'install it with `bash tools/install.sh '
+                         '--with-mmagic`')
     cfg = Config.fromfile(args.config)
     merge_cfg_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher

@@ -139,6 +139,9 @@ def deploy(config: str,
         raise DeployError(f'--out {out_dir} is a file; name a folder')
     cfg = Config.fromfile(config)
     merge_cfg_options(cfg, cfg_options)
+    if cfg.get('model', {}).get('type') == 'PaSCycleGAN':  # mmagic extra
+        from ..gan.deploy import deploy_cyclegan
+        return deploy_cyclegan(cfg, checkpoint, out_dir, atol, latency_runs)
     model = build_pas_model(cfg)
     load_gated_checkpoint(model, checkpoint)
     model.eval()

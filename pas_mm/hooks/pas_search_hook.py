@@ -7,7 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..models import PaSModel
+from ..models.pas_search_mixin import PaSSearchMixin
 
 
 @HOOKS.register_module()
@@ -59,14 +59,15 @@ class PaSSearchHook(Hook):
         self.subnet_file = subnet_file
 
     @staticmethod
-    def pas_model(runner) -> PaSModel:
+    def pas_model(runner) -> PaSSearchMixin:
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        if not isinstance(model, PaSModel):
+        if not isinstance(model, PaSSearchMixin):
             raise TypeError(
                 'PaSSearchHook needs the model to be wrapped for search: '
                 "model = dict(type='PaSModel', architecture=..., "
-                f'macs_loss=...), got {type(model).__name__}')
+                "macs_loss=...) (or type='PaSCycleGAN'), got "
+                f'{type(model).__name__}')
         return model
 
     def before_train(self, runner) -> None:

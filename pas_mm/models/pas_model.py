@@ -1,6 +1,5 @@
 """PaSModel: adds DBC-gate search and the MACs loss to any OpenMMLab model."""
 import copy
-import json
 from typing import Dict, Optional, Sequence, Union
 
 import torch
@@ -13,14 +12,13 @@ from ..ops import DBCGate
 from .backbones.gated_backbone import GatedBackboneMixin
 from .backbones.stock_backbone import gated_backbone_cfg
 from .gated_parts import build_gate_groups, group_layers
-from .losses import format_macs
 from .macs_counter import MACsCounter
+from .pas_search_mixin import PaSSearchMixin
 from .raw_forward import raw_forward, training_only_layers
-from .snap_to_target import snap_to_target
 
 
 @MODELS.register_module()
-class PaSModel(BaseModel):
+class PaSModel(PaSSearchMixin, BaseModel):
     """Wraps an mmpretrain classifier or mmdet detector for PaS.
 
     ``forward(mode='loss')`` returns the wrapped model's losses plus
@@ -142,63 +140,6 @@ class PaSModel(BaseModel):
         return {n: m for n, m in self.architecture.named_modules()
                 if isinstance(m, DBCGate)}
 
-    @property
-    def searched(self) -> bool:
-        """True once every gate is fixed (search finished)."""
-        return all(bool(g.fixed) for g in self.gates().values())
-
-    def fix_gates(self, snap_tol: Optional[float] = None) -> None:
-        """End the search: freeze every gate's mask.
-
-        Args:
-            snap_tol: if given, the masks are first moved to within this
-                relative distance of the MACs target by flipping the
-                channels whose gate weight is nearest the threshold
-                (:func:`snap_to_target`).
-        """
-        gates = list(self.gates().values())
-        masks = {g: g.hard_mask() for g in gates}
-        if snap_tol is not None:
-            masks = snap_to_target(self.counter, masks,
-                                   {g: g.weight for g in gates},
-                                   self.macs_target, snap_tol)
-        for g in gates:
-            g.fix(masks[g])
-
-    def subnet(self) -> dict:
-        """Searched widths, JSON-ready, keyed by gate module path."""
-        return dict(
-            input_shape=list(self.input_shape),
-            searched=self.searched,
-            macs=dict(full=self.macs_full, target=self.macs_target,
-                      current=self.counter.kept_macs()),
-            layers={
-                name: dict(width=g.num_kept(), of=g.num_channels,
-                           keep=g.hard_mask().nonzero().flatten().tolist())
-                for name, g in self.gates().items()
-            })
-
-    def load_subnet(self, path: str) -> None:
-        """Apply and fix the masks of a subnet JSON."""
-        with open(path) as f:
-            layers = json.load(f)['layers']
-        gates = self.gates()
-        if set(layers) != set(gates):
-            raise PaSConfigError(
-                f'subnet {path} does not match this model: missing '
-                f'{sorted(set(gates) - set(layers))[:5]}, unknown '
-                f'{sorted(set(layers) - set(gates))[:5]}')
-        for name, g in gates.items():
-            mask = torch.zeros(g.num_channels, dtype=torch.bool)
-            mask[layers[name]['keep']] = True
-            g.fixed_mask.copy_(mask)
-            g.fixed.fill_(True)
-
-    def macs_summary(self) -> str:
-        return (f'MACs {format_macs(self.counter.kept_macs())} / target '
-                f'{format_macs(self.macs_target)} (full '
-                f'{format_macs(self.macs_full)})')
-
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         """Also load a checkpoint of the wrapped model itself.
 
@@ -220,12 +161,3 @@ class PaSModel(BaseModel):
         if mode == 'loss':
             out.update(self.macs_losses())
         return out
-
-    def macs_losses(self) -> Dict[str, torch.Tensor]:
-        """``macs_ratio`` always, ``loss_macs`` while searching."""
-        macs = self.counter.macs()
-        losses = dict(macs_ratio=macs.detach() / self.macs_full)
-        if self.macs_loss is not None and not self.searched:
-            losses['loss_macs'] = self.macs_loss(macs, self.macs_target,
-                                                 self.macs_full)
-        return losses
