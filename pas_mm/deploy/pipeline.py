@@ -140,6 +140,9 @@ def deploy(config: str,
     cfg = Config.fromfile(config)
     merge_cfg_options(cfg, cfg_options)
     if cfg.get('model', {}).get('type') == 'PaSCycleGAN':  # mmagic extra
+        if onnx:
+            raise DeployError('--onnx is not supported for PaSCycleGAN '
+                              'configs yet; deploy without it')
         from ..gan.deploy import deploy_cyclegan
         return deploy_cyclegan(cfg, checkpoint, out_dir, atol, latency_runs)
     model = build_pas_model(cfg)
