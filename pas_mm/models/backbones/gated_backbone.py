@@ -23,6 +23,24 @@ def slice_channels(t: torch.Tensor, out_mask=None, in_mask=None):
     return t.contiguous()
 
 
+class OutputGateMixin:
+    """A block (first base after this one) with a :class:`DBCGate` on its
+    output, built from ``gate_cfg`` (None: no gate).
+
+    The gate sits after the sum of the block's branches and its activation
+    (which commutes with a 0/1 mask), so the output width is free once the
+    branches are fused into one conv.
+    """
+
+    def __init__(self, *args, gate_cfg: Optional[dict] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gate = gate_or_none(self.out_channels, gate_cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        return out if self.gate is None else self.gate(out)
+
+
 class GatedBackboneMixin:
     """Interface of a backbone with explicitly declared DBC gates.
 

@@ -13,7 +13,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...errors import PaSConfigError
 from ...ops import DBCGate
-from .gated_backbone import GatedBackboneMixin, gate_or_none, slice_channels
+from .gated_backbone import (GatedBackboneMixin, OutputGateMixin,
+                             slice_channels)
 from .stock_backbone import with_stock_defaults
 
 ARCH_KEYS = ('num_blocks', 'width_factor', 'num_conv_branches',
@@ -23,21 +24,9 @@ BASE_CHANNELS = (64, 128, 256, 512)  # as mmpretrain's MobileOne
 LayerGates = List[Tuple[MobileOneBlock, Optional[DBCGate], Optional[DBCGate]]]
 
 
-class GatedMobileOneBlock(MobileOneBlock):
-    """MobileOneBlock followed by a :class:`DBCGate` on its output.
-
-    The gate sits after the sum of the branches and the activation (which
-    commutes with a 0/1 mask), so the output width is free once the
-    branches are fused into one conv.
-    """
-
-    def __init__(self, *args, gate_cfg: Optional[dict] = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.gate = gate_or_none(self.out_channels, gate_cfg)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = super().forward(x)
-        return out if self.gate is None else self.gate(out)
+class GatedMobileOneBlock(OutputGateMixin, MobileOneBlock):
+    """MobileOneBlock with a :class:`DBCGate` after its Add and activation
+    (``gate_cfg``)."""
 
 
 @MODELS.register_module()

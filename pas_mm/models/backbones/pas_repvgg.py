@@ -9,25 +9,13 @@ from mmpretrain.models.backbones.repvgg import RepVGG, RepVGGBlock
 from torch import nn
 
 from ...errors import PaSConfigError
-from .gated_backbone import GatedBackboneMixin, gate_or_none, slice_channels
+from .gated_backbone import (GatedBackboneMixin, OutputGateMixin,
+                             slice_channels)
 from .stock_backbone import with_stock_defaults
 
 
-class GatedRepVGGBlock(RepVGGBlock):
-    """RepVGGBlock followed by a :class:`DBCGate` on its output.
-
-    The gate sits after the sum of the 3x3, 1x1 and identity branches (and
-    the activation, which commutes with a 0/1 mask), so the block's output
-    width is free once the branches are fused into one 3x3 conv.
-    """
-
-    def __init__(self, *args, gate_cfg: Optional[dict] = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.gate = gate_or_none(self.out_channels, gate_cfg)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = super().forward(x)
-        return out if self.gate is None else self.gate(out)
+class GatedRepVGGBlock(OutputGateMixin, RepVGGBlock):
+    """RepVGGBlock with a :class:`DBCGate` after its Add (``gate_cfg``)."""
 
 
 @MODELS.register_module()
