@@ -91,3 +91,43 @@ def test_fix_rejects_a_wrong_mask():
     with pytest.raises(ValueError, match='keeping 0 channels; need '
                        r'\(32,\) keeping >= min_keep=1'):
         gate.fix(torch.zeros(gate.num_channels, dtype=torch.bool))
+
+
+@pytest.mark.parametrize('divisor', [4, 8])
+def test_round_to_divisor_keeps_macs_near_the_target(divisor):
+    from pas_mm.models import round_to_divisor
+    model = pas_model(lambda c, g: torch.rand(c, generator=g))
+    gates = list(model.gates().values())
+    before = {g: g.hard_mask() for g in gates}
+    scores = {g: g.weight for g in gates}
+    target = model.macs_target
+    after = round_to_divisor(model.counter, before, scores, target, divisor)
+    widths = {g: int(m.sum()) for g, m in after.items()}
+    assert all(w % divisor == 0 or w == g.num_channels
+               for g, w in widths.items())
+    assert all(w >= max(g.min_keep, 1) for g, w in widths.items())
+    # nearer the target than rounding every width to its nearest multiple
+    nearest = {g: max(divisor, round(int(m.sum()) / divisor) * divisor)
+               for g, m in before.items()}
+    gap = abs(model.counter.macs_of(widths) - target)
+    assert gap <= abs(model.counter.macs_of(nearest) - target)
+    assert gap / target < 0.05
+    for g in gates:  # narrowed: the lowest kept scores go first
+        kept, was = after[g], before[g]
+        if widths[g] < int(was.sum()):
+            assert bool((kept <= was).all())
+            assert float(scores[g][kept].min()) >= float(
+                scores[g][was & ~kept].max())
+        else:
+            assert bool((kept >= was).all())
+
+
+def test_search_hook_rounds_widths_and_checks_the_divisor():
+    from pas_mm.hooks import PaSSearchHook
+    with pytest.raises(ValueError, match=r'divisor=0 must be an integer >= 1'):
+        PaSSearchHook(search_epochs=1, divisor=0)
+    model = pas_model(lambda c, g: torch.rand(c, generator=g))
+    model.fix_gates(snap_tol=0.01, divisor=8)
+    assert model.searched
+    assert all(g.num_kept() % 8 == 0 or g.num_kept() == g.num_channels
+               for g in model.gates().values())

@@ -31,6 +31,11 @@ class PaSSearchHook(Hook):
             whose gate weight is nearest the threshold until the MACs are
             within this relative distance of the target (default 1%);
             None fixes the masks as the search left them.
+        divisor (int, optional): then round every kept width to a multiple
+            of it (e.g. 8 or 16, for hardware that prefers such widths; a
+            layer narrower than that keeps its full width), choosing per
+            layer to round down or up so the MACs stay as near the target
+            as the rounding allows.
         subnet_file (str): file name of the subnet JSON in ``work_dir``.
     """
 
@@ -41,6 +46,7 @@ class PaSSearchHook(Hook):
                  search_iters: Optional[int] = None,
                  interval: int = 50,
                  snap_tol: Optional[float] = 0.01,
+                 divisor: Optional[int] = None,
                  subnet_file: str = 'pas_subnet.json'):
         if search_epochs is not None and search_iters is not None:
             raise ValueError('PaSSearchHook: give search_epochs or '
@@ -54,8 +60,13 @@ class PaSSearchHook(Hook):
         if snap_tol is not None and not 0 <= snap_tol < 1:
             raise ValueError(f'PaSSearchHook: snap_tol={snap_tol} must be '
                              'in [0, 1) or None')
+        if divisor is not None and not (isinstance(divisor, int)
+                                        and divisor >= 1):
+            raise ValueError(f'PaSSearchHook: divisor={divisor!r} must be an '
+                             'integer >= 1 or None')
         self.interval = interval
         self.snap_tol = snap_tol
+        self.divisor = divisor
         self.subnet_file = subnet_file
 
     @staticmethod
@@ -105,9 +116,11 @@ class PaSSearchHook(Hook):
         if model.searched:
             return
         searched = model.macs_summary()
-        model.fix_gates(self.snap_tol)
+        model.fix_gates(self.snap_tol, self.divisor)
         snapped = '' if self.snap_tol is None else \
             f'searched {searched}; snapped to within {self.snap_tol:.1%}: '
+        if self.divisor is not None:
+            snapped += f'widths rounded to multiples of {self.divisor}: '
         runner.logger.info(f'PaS: search finished at epoch {runner.epoch}, '
                            f'iter {runner.iter}; masks fixed, {snapped}'
                            f'{model.macs_summary()}')

@@ -4,7 +4,7 @@ from .macs_counter import MACsCounter
 from .pas_model import PaSModel
 from .pas_search_mixin import PaSSearchMixin
 from .raw_forward import raw_forward
-from .snap_to_target import snap_to_target
+from .snap_to_target import round_to_divisor, snap_to_target
 
 __all__ = ['MACsLoss', 'MACsCounter', 'PaSModel', 'PaSSearchMixin',
            'raw_forward', 'snap_to_target']

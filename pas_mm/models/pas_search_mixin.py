@@ -7,7 +7,7 @@ import torch
 from ..errors import PaSConfigError
 from ..ops import DBCGate
 from .losses import format_macs
-from .snap_to_target import snap_to_target
+from .snap_to_target import round_to_divisor, snap_to_target
 
 
 class PaSSearchMixin:
@@ -29,7 +29,8 @@ class PaSSearchMixin:
         """True once every gate is fixed (search finished)."""
         return all(bool(g.fixed) for g in self.gates().values())
 
-    def fix_gates(self, snap_tol: Optional[float] = None) -> None:
+    def fix_gates(self, snap_tol: Optional[float] = None,
+                  divisor: Optional[int] = None) -> None:
         """End the search: freeze every gate's mask.
 
         Args:
@@ -37,13 +38,19 @@ class PaSSearchMixin:
                 relative distance of the MACs target by flipping the
                 channels whose gate weight is nearest the threshold
                 (:func:`snap_to_target`).
+            divisor: if given, every width is then rounded to a multiple
+                of it (or the full width), staying as near the target as
+                the rounding allows (:func:`round_to_divisor`).
         """
         gates = list(self.gates().values())
         masks = {g: g.hard_mask() for g in gates}
+        scores = {g: g.weight for g in gates}
         if snap_tol is not None:
-            masks = snap_to_target(self.counter, masks,
-                                   {g: g.weight for g in gates},
+            masks = snap_to_target(self.counter, masks, scores,
                                    self.macs_target, snap_tol)
+        if divisor is not None:
+            masks = round_to_divisor(self.counter, masks, scores,
+                                     self.macs_target, divisor)
         for g in gates:
             g.fix(masks[g])
 

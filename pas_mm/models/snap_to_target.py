@@ -7,8 +7,12 @@ flipping, one at a time, the channels whose score is nearest the keep
 threshold: the kept channels with the lowest score are dropped while the
 MACs are above ``target * (1 + tol)``, the pruned channels with the highest
 score are restored while they are below ``target * (1 - tol)``.
+
+:func:`round_to_divisor` then makes every width hardware-friendly (a
+multiple of e.g. 8), choosing per layer to round down or up so that the
+MACs stay as near the target as the rounding allows.
 """
-from typing import Dict
+from typing import Dict, List
 
 import torch
 
@@ -55,3 +59,57 @@ def snap_to_target(counter: MACsCounter, masks: Dict[DBCGate, torch.Tensor],
                 (macs >= target * (1 - tol)):
             break
     return masks
+
+
+def _allowed_widths(gate: DBCGate, divisor: int) -> List[int]:
+    """Multiples of ``divisor`` from ``min_keep`` up, and the full width."""
+    first = max(divisor, -(-gate.min_keep // divisor) * divisor)
+    return sorted(set(range(first, gate.num_channels + 1, divisor))
+                  | {gate.num_channels})
+
+
+def round_to_divisor(counter: MACsCounter, masks: Dict[DBCGate, torch.Tensor],
+                     scores: Dict[DBCGate, torch.Tensor], target: float,
+                     divisor: int) -> Dict[DBCGate, torch.Tensor]:
+    """Masks whose widths are multiples of ``divisor`` (or the full width).
+
+    Each width starts at its nearest allowed width; then, one layer at a
+    time, the move to a neighbouring allowed width that brings the MACs
+    nearest the target is taken while it brings them nearer. A layer
+    narrowed drops its kept channels with the lowest score; one widened
+    restores its pruned channels with the highest score.
+
+    Args:
+        counter, masks, scores, target: as for :func:`snap_to_target`.
+        divisor: width multiple, >= 1.
+
+    Returns:
+        New masks.
+    """
+    allowed = {g: _allowed_widths(g, divisor) for g in masks}
+    widths = {g: min(allowed[g], key=lambda w: (abs(w - int(m.sum())), w))
+              for g, m in masks.items()}
+    gap = abs(counter.macs_of(widths) - target)
+    while True:
+        best = None
+        for g, w in widths.items():
+            i = allowed[g].index(w)
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(allowed[g]):
+                    trial = dict(widths)
+                    trial[g] = allowed[g][j]
+                    new_gap = abs(counter.macs_of(trial) - target)
+                    if new_gap < gap and (best is None or new_gap < best[0]):
+                        best = (new_gap, g, allowed[g][j])
+        if best is None:
+            break
+        gap, g, widths[g] = best
+    rounded = {}
+    for g, m in masks.items():
+        # kept channels first, each group by descending score
+        order = sorted(range(g.num_channels),
+                       key=lambda c: (not bool(m[c]), -float(scores[g][c])))
+        keep = torch.zeros(g.num_channels, dtype=torch.bool)
+        keep[order[:widths[g]]] = True
+        rounded[g] = keep
+    return rounded
