@@ -171,31 +171,8 @@ def deploy(config: str,
                                      runs=latency_runs)),
         input_shape=list(model.input_shape))
 
-    out_dir = osp.abspath(out_dir)
-    parent = osp.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix='.deploy-', dir=parent)
-    try:
-        deploy_cfg = copy.deepcopy(cfg)
-        deploy_cfg.model = arch_cfg
-        deploy_cfg.load_from = osp.join(out_dir, 'deploy.pth')
-        deploy_cfg.custom_hooks = [
-            h for h in deploy_cfg.get('custom_hooks', [])
-            if h.get('type') != 'PaSSearchHook'
-        ]
-        deploy_cfg.dump(osp.join(tmp, 'deploy_config.py'))
-        torch.save(dict(state_dict=state, meta=dict(pas_report=report)),
-                   osp.join(tmp, 'deploy.pth'))
-        with open(osp.join(tmp, 'pas_subnet.json'), 'w') as f:
-            json.dump(model.subnet(), f, indent=1)
-        with open(osp.join(tmp, 'report.json'), 'w') as f:
-            json.dump(report, f, indent=1)
-        if osp.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    out_dir = write_deploy(out_dir, cfg, arch_cfg, state, report,
+                           model.subnet())
     if onnx:
         path = osp.join(out_dir, 'deploy.onnx')
         try:
@@ -210,6 +187,41 @@ def deploy(config: str,
         with open(osp.join(out_dir, 'report.json'), 'w') as f:
             json.dump(report, f, indent=1)
     return report
+
+
+def write_deploy(out_dir: str, cfg: Config, model_cfg: dict,
+                 state: Dict[str, torch.Tensor], report: dict,
+                 subnet: dict) -> str:
+    """Write deploy_config.py (``cfg`` with ``model_cfg``, without the
+    search hook), deploy.pth, pas_subnet.json and report.json to
+    ``out_dir``, all or nothing: staged in a temporary folder beside it and
+    moved in place at the end. Returns the absolute ``out_dir``."""
+    out_dir = osp.abspath(out_dir)
+    parent = osp.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.deploy-', dir=parent)
+    try:
+        deploy_cfg = copy.deepcopy(cfg)
+        deploy_cfg.model = model_cfg
+        deploy_cfg.load_from = osp.join(out_dir, 'deploy.pth')
+        deploy_cfg.custom_hooks = [
+            h for h in deploy_cfg.get('custom_hooks', [])
+            if h.get('type') != 'PaSSearchHook'
+        ]
+        deploy_cfg.dump(osp.join(tmp, 'deploy_config.py'))
+        torch.save(dict(state_dict=state, meta=dict(pas_report=report)),
+                   osp.join(tmp, 'deploy.pth'))
+        for name, obj in (('pas_subnet.json', subnet),
+                          ('report.json', report)):
+            with open(osp.join(tmp, name), 'w') as f:
+                json.dump(obj, f, indent=1)
+        if osp.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
 
 
 def format_report(report: dict) -> str:

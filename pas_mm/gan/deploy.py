@@ -1,10 +1,5 @@
 """Deploy a searched PaSCycleGAN: slice its compressed generators, verify."""
 import copy
-import json
-import os
-import os.path as osp
-import shutil
-import tempfile
 from typing import Dict, Tuple
 
 import torch
@@ -14,7 +9,8 @@ from torch import nn
 
 from mmagic.registry import MODELS
 
-from ..deploy.pipeline import DeployError, load_gated_checkpoint
+from ..deploy.pipeline import (DeployError, load_gated_checkpoint,
+                               write_deploy)
 from ..deploy.verify import count_params, measure_latency
 from ..models.macs_counter import MACsCounter
 from .pas_cyclegan import PaSCycleGAN
@@ -126,27 +122,5 @@ def deploy_cyclegan(cfg: Config, checkpoint: str, out_dir: str,
         domains=list(deployed), widths={d: c['widths']
                                         for d, c in gen_cfgs.items()})
 
-    out_dir = osp.abspath(out_dir)
-    os.makedirs(osp.dirname(out_dir), exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix='.deploy-', dir=osp.dirname(out_dir))
-    try:
-        deploy_cfg = copy.deepcopy(cfg)
-        deploy_cfg.model = deploy_model
-        deploy_cfg.load_from = osp.join(out_dir, 'deploy.pth')
-        deploy_cfg.custom_hooks = [
-            h for h in deploy_cfg.get('custom_hooks', [])
-            if h.get('type') != 'PaSSearchHook']
-        deploy_cfg.dump(osp.join(tmp, 'deploy_config.py'))
-        torch.save(dict(state_dict=state, meta=dict(pas_report=report)),
-                   osp.join(tmp, 'deploy.pth'))
-        for name, obj in (('pas_subnet.json', model.subnet()),
-                          ('report.json', report)):
-            with open(osp.join(tmp, name), 'w') as f:
-                json.dump(obj, f, indent=1)
-        if osp.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    write_deploy(out_dir, cfg, deploy_model, state, report, model.subnet())
     return report

@@ -100,21 +100,7 @@ class PaSCycleGAN(PaSSearchMixin, CycleGAN):
             gated=gated)
         self.macs_full = self.counter.full()
         self.macs_min = self.counter.minimum()
-        if macs_loss is None:
-            if self.gates() and subnet is None:
-                raise PaSConfigError(
-                    'PaSCycleGAN: macs_loss=None leaves the gates without a '
-                    'MACs target; give macs_loss, or subnet to fix them')
-            self.macs_loss, self.macs_target = None, self.macs_full
-        elif not self.gates():
-            raise PaSConfigError(
-                'PaSCycleGAN: the compressed generators were built without '
-                'gates (gate_cfg=None); set macs_loss=None to train them at '
-                'full width')
-        else:
-            self.macs_loss = MODELS.build(macs_loss)
-            self.macs_target = self.macs_loss.resolve_target(
-                self.macs_full, self.macs_min)
+        self._build_macs_loss(macs_loss, subnet)
         self.distill = distill
         if distill is not None:
             self.teachers = nn.ModuleDict({

@@ -121,16 +121,7 @@ class PaSModel(PaSSearchMixin, BaseModel):
             out_repeat=out_repeat)
         self.macs_full = self.counter.full()
         self.macs_min = self.counter.minimum()
-        if macs_loss is None:
-            if self.gates() and subnet is None:
-                raise PaSConfigError(
-                    'PaSModel: macs_loss=None leaves the gates without a '
-                    'MACs target; give macs_loss, or subnet to fix them')
-            self.macs_loss, self.macs_target = None, self.macs_full
-        else:
-            self.macs_loss = MODELS.build(macs_loss)
-            self.macs_target = self.macs_loss.resolve_target(
-                self.macs_full, self.macs_min)
+        self._build_macs_loss(macs_loss, subnet)
         if subnet is not None:
             self.load_subnet(subnet)
 

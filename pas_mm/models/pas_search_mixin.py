@@ -3,6 +3,7 @@ import json
 from typing import Dict, Optional
 
 import torch
+from mmengine.registry import MODELS
 
 from ..errors import PaSConfigError
 from ..ops import DBCGate
@@ -23,6 +24,32 @@ class PaSSearchMixin:
     def gates(self) -> Dict[str, DBCGate]:
         """Gates by module path."""
         raise NotImplementedError
+
+    def _build_macs_loss(self, macs_loss: Optional[dict],
+                         subnet: Optional[str]) -> None:
+        """Set ``macs_loss`` and ``macs_target`` (``counter``, ``macs_full``
+        and ``macs_min`` set first).
+
+        Raises:
+            PaSConfigError: gates without a target (``macs_loss=None`` and
+                no ``subnet``), a target without gates, or a target the
+                gates cannot reach.
+        """
+        name = type(self).__name__
+        if macs_loss is None:
+            if self.gates() and subnet is None:
+                raise PaSConfigError(
+                    f'{name}: macs_loss=None leaves the gates without a '
+                    'MACs target; give macs_loss, or subnet to fix them')
+            self.macs_loss, self.macs_target = None, self.macs_full
+            return
+        if not self.gates():
+            raise PaSConfigError(
+                f'{name}: nothing is gated (gate_cfg=None); set '
+                'macs_loss=None to train this fixed-width model')
+        self.macs_loss = MODELS.build(macs_loss)
+        self.macs_target = self.macs_loss.resolve_target(
+            self.macs_full, self.macs_min)
 
     @property
     def searched(self) -> bool:
