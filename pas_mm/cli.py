@@ -96,15 +96,12 @@ def check_data_paths(cfg: Config, splits: Sequence[str]) -> None:
                         else prefix)
         if not path or '://' in path or osp.exists(path):
             continue
-        name = osp.basename(osp.normpath(root))
-        hint = (f'; write it with `{GENERATORS[name]} --out {root}`'
-                if name in GENERATORS else '; set data_root (e.g. '
-                '--cfg-options data_root=DIR) to where the data is')
         raise FileNotFoundError(
-            f'{split} data not found: {path} does not exist{hint}')
+            f'{split} data not found: {path} does not exist{_hint(root)}')
 
 
 def _hint(root: str) -> str:
+    """How to provide the data under ``root``."""
     name = osp.basename(osp.normpath(root))
     return (f'; write it with `{GENERATORS[name]} --out {root}`'
             if name in GENERATORS else '; set data_root (e.g. '
