@@ -63,6 +63,15 @@ def resnet_classifier(depth):
                   loss=dict(type='CrossEntropyLoss')))
 
 
+def _randomize_norm(m, g):
+    """Random statistics and affine parameters of one BatchNorm2d."""
+    n = m.num_features
+    m.running_mean.copy_(torch.rand(n, generator=g) * 2 - 1)
+    m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+    m.weight.data = torch.rand(n, generator=g) + 0.5
+    m.bias.data = torch.rand(n, generator=g) - 0.5
+
+
 def randomize(model, seed=0):
     """Random gate weights (random masks) and BN statistics."""
     g = torch.Generator().manual_seed(seed)
@@ -70,11 +79,15 @@ def randomize(model, seed=0):
         if isinstance(m, pas_mm.DBCGate):
             m.weight.data = torch.rand(m.num_channels, generator=g)
         elif isinstance(m, torch.nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.rand(n, generator=g) * 2 - 1)
-            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-            m.weight.data = torch.rand(n, generator=g) + 0.5
-            m.bias.data = torch.rand(n, generator=g) - 0.5
+            _randomize_norm(m, g)
+    return model
+
+
+def randomize_bn(model, g):
+    """Random BN statistics only (gates untouched), from generator ``g``."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            _randomize_norm(m, g)
     return model
 
 

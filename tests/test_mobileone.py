@@ -3,7 +3,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import ROOT, independent_macs
+from conftest import ROOT, independent_macs, randomize_bn
 from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 from mmpretrain.structures import DataSample
@@ -34,16 +34,6 @@ def pas_model(arch=TINY_ARCH, **backbone):
         type='PaSModel', architecture=classifier(arch),
         backbone=dict(type='PaSMobileOne', **backbone),
         macs_loss=dict(type='MACsLoss', target=0.5), input_shape=SHAPE))
-
-
-def randomize_bn(model, g):
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.rand(n, generator=g) * 2 - 1)
-            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-            m.weight.data = torch.rand(n, generator=g) + 0.5
-            m.bias.data = torch.rand(n, generator=g) - 0.5
 
 
 def prune_a_third(model, seed=0):
