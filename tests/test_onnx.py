@@ -31,15 +31,18 @@ def test_classifier_onnx_matches_torch(tmp_path):
     assert (tmp_path / 'm.onnx').stat().st_size > 100_000
 
 
-def test_detector_raw_head_outputs_in_onnx(tmp_path):
+# the number of raw outputs the deploy check compares
+@pytest.mark.parametrize('name, outputs', [
+    ('retinanet', 10), ('solov2', 1), ('yolact', 11)])
+def test_detector_raw_head_outputs_in_onnx(name, outputs, tmp_path):
     sys.path.insert(0, os.path.dirname(__file__))
     from test_detectors import build
-    model = randomize(build('retinanet', str(tmp_path)))
+    model = randomize(build(name, str(tmp_path)))
     model.fix_gates()
     cfg, state = export_deploy(model.eval())
     result = export_onnx(build_deployed(cfg, state).eval(), (3, 64, 64),
                          str(tmp_path / 'det.onnx'), latency_runs=2)
-    assert result['outputs'] == 10  # cls + reg scores of 5 FPN levels
+    assert result['outputs'] == outputs
     assert result['max_abs_diff'] <= 1e-4
 
 
