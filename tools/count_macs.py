@@ -44,7 +44,8 @@ def main():
     print(f'input {tuple(model.input_shape)}, gates: ' +
           ', '.join(f'{k} {v}' for k, v in parts.items()))
     print(line('full', full))
-    print(line('target', model.macs_target))
+    if model.macs_target is not None:  # None: a latency target
+        print(line('target', model.macs_target))
     print(line('reachable, backbone gates only', backbone_only))
     print(line('reachable, all gates', model.macs_min))
 

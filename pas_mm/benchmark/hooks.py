@@ -9,6 +9,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 from ..hooks import PaSSearchHook
+from ..models.losses import MACsLoss
 from .pruning import (apply_masks, full_masks, make_masks, slimming_params,
                       widths_of)
 
@@ -71,7 +72,7 @@ class PruneBaselineHook(Hook):
             h.remove()
         self._handles = []
         model = PaSSearchHook.pas_model(runner)
-        masks = make_masks(model, self.method, model.macs_target)
+        masks = make_masks(model, self.method, model.budget_target)
         apply_masks(model, masks)
         self.history['pruned'] = dict(
             epoch=runner.epoch, widths=widths_of(masks),
@@ -117,6 +118,45 @@ class PruneBaselineHook(Hook):
         if get_rank() == 0:
             with open(osp.join(runner.work_dir, self.history_file), 'w') as f:
                 json.dump(self.history, f, indent=1)
+
+
+@HOOKS.register_module()
+class MACsSearchHook(Hook):
+    """MACs-searched PaS compared at equal latency (latency study).
+
+    The model is built with a ``LatencyLoss``; while searching, this hook
+    swaps in a :class:`MACsLoss` at ``macs_target`` (ratio of the full
+    MACs), so the gates learn the MACs-driven widths. When the search ends
+    (before :class:`PaSSearchHook`, which then snaps the masks) the latency
+    budget is put back: the masks land on the same latency target as the
+    latency-searched model's.
+    """
+
+    priority = 'ABOVE_NORMAL'  # before PaSSearchHook ends the search
+
+    def __init__(self, macs_target: float, loss_weight: float,
+                 search_epochs: int):
+        self.macs_loss = MACsLoss(macs_target, loss_weight)
+        self.search_epochs = search_epochs
+        self._latency = None
+
+    def before_train(self, runner) -> None:
+        model = PaSSearchHook.pas_model(runner)
+        if model.searched or runner.epoch >= self.search_epochs:
+            return
+        self._latency = (model.macs_loss, model.budget, model.budget_target,
+                         model.budget_full, model.budget_min)
+        model.macs_loss, model.budget = self.macs_loss, model.counter
+        model.budget_full, model.budget_min = model.macs_full, model.macs_min
+        model.budget_target = self.macs_loss.resolve_target(
+            model.macs_full, model.macs_min)
+
+    def before_train_epoch(self, runner) -> None:
+        if self._latency is not None and runner.epoch >= self.search_epochs:
+            model = PaSSearchHook.pas_model(runner)
+            (model.macs_loss, model.budget, model.budget_target,
+             model.budget_full, model.budget_min) = self._latency
+            self._latency = None
 
 
 def gate_state(model) -> dict:

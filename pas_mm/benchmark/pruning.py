@@ -3,8 +3,10 @@
 Every method ends in the same thing PaS search ends in: one bool keep mask
 per DBC gate of a :class:`~pas_mm.models.PaSModel`, fixed in the gates
 (``fixed_mask``/``fixed``), so fine-tuning, MACs counting and deploy are
-shared by all methods. MACs of a set of widths come from the model's own
-:class:`~pas_mm.models.MACsCounter` entries.
+shared by all methods. The cost of a set of widths comes from the model's
+own budget: its :class:`~pas_mm.models.MACsCounter`, or its latency
+counter under a ``LatencyLoss`` (then every method meets the same
+predicted latency).
 
 Methods (``make_masks``):
 
@@ -52,6 +54,13 @@ def macs_of_widths(model, widths: Dict[str, int]) -> float:
         {g: widths[n] for n, g in model.gates().items()})
 
 
+def cost_of_widths(model, widths: Dict[str, int]) -> float:
+    """The model's search budget (MACs, or predicted latency under a
+    latency loss) with ``widths[gate path]`` channels kept."""
+    return model.budget.cost_of(
+        {g: widths[n] for n, g in model.gates().items()})
+
+
 def widths_of(masks: Dict[str, torch.Tensor]) -> Dict[str, int]:
     return {n: int(m.sum()) for n, m in masks.items()}
 
@@ -84,12 +93,12 @@ def uniform_masks(model, target: float, iters: int = 50):
                 for n, g in gates.items()}
 
     lo, hi = 0.0, 1.0  # macs(widths(lo)) <= target invariant
-    if macs_of_widths(model, widths(hi)) <= target:
+    if cost_of_widths(model, widths(hi)) <= target:
         lo = hi
     else:
         for _ in range(iters):
             mid = (lo + hi) / 2
-            if macs_of_widths(model, widths(mid)) <= target:
+            if cost_of_widths(model, widths(mid)) <= target:
                 lo = mid
             else:
                 hi = mid
@@ -125,15 +134,15 @@ def global_threshold_masks(model, scores: Dict[str, torch.Tensor],
                 masks[n][s.topk(need).indices] = True
         return masks
 
-    def macs(k):
-        return macs_of_widths(model, widths_of(masks_for(k)))
+    def cost(k):
+        return cost_of_widths(model, widths_of(masks_for(k)))
 
-    lo, hi = 0, len(flat)  # smallest k with macs(k) <= target, in (lo, hi]
-    if macs(0) <= target:
+    lo, hi = 0, len(flat)  # smallest k with cost(k) <= target, in (lo, hi]
+    if cost(0) <= target:
         return masks_for(0)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if macs(mid) <= target:
+        if cost(mid) <= target:
             hi = mid
         else:
             lo = mid
@@ -179,10 +188,11 @@ def slimming_params(model) -> List[nn.Parameter]:
 def snapped(model, masks: Dict[str, torch.Tensor],
             scores: Dict[str, torch.Tensor], target: float,
             tol: float = SNAP_TOL) -> Dict[str, torch.Tensor]:
-    """``masks`` moved to within ``tol`` of ``target`` MACs, flipping the
+    """``masks`` moved to within ``tol`` of ``target`` (the model's budget:
+    MACs or predicted latency), flipping the
     channels with the scores nearest the cut (as PaS's search end does)."""
     gates = model.gates()
-    out = snap_to_target(model.counter,
+    out = snap_to_target(model.budget,
                          {gates[n]: m for n, m in masks.items()},
                          {gates[n]: s for n, s in scores.items()},
                          target, tol)
@@ -197,7 +207,8 @@ def first_channel_scores(model) -> Dict[str, torch.Tensor]:
 
 
 def make_masks(model, method: str, target: float):
-    """Keep masks of ``method`` at ``target`` absolute MACs (within 1%)."""
+    """Keep masks of ``method`` at ``target`` (within 1%), in the units of
+    the model's budget (absolute MACs, or ms under a latency loss)."""
     if method == 'uniform':
         scores = first_channel_scores(model)
         masks = uniform_masks(model, target)

@@ -170,6 +170,8 @@ def deploy(config: str,
             deployed=measure_latency(lambda: raw_forward(deployed, one),
                                      runs=latency_runs)),
         input_shape=list(model.input_shape))
+    if model.budget is not model.counter:
+        report['latency'] = latency_report(model)
 
     out_dir = write_deploy(out_dir, cfg, arch_cfg, state, report,
                            model.subnet())
@@ -187,6 +189,26 @@ def deploy(config: str,
         with open(osp.join(out_dir, 'report.json'), 'w') as f:
             json.dump(report, f, indent=1)
     return report
+
+
+def latency_report(model: PaSModel, tol: float = 0.05) -> dict:
+    """Target, predicted and measured latency of a latency-searched model.
+
+    The deployed model is timed in turns with the full-width deployed one
+    on the table's device, batch and threads; ``on_target`` compares their
+    ratio with the target's (absolute ms follow the machine's speed of the
+    moment, which drifts on shared machines).
+    """
+    table = model.macs_loss.table
+    full_ms, ms = model.deployed_latency(table)
+    target_ratio = model.budget_target / model.budget_full
+    return dict(
+        device=table.name, batch_size=table.batch_size,
+        target_ms=model.budget_target, predicted_ms=model.budget.kept_cost(),
+        measured_ms=ms, full_predicted_ms=model.budget_full,
+        full_measured_ms=full_ms, target_ratio=target_ratio,
+        measured_ratio=ms / full_ms,
+        on_target=abs(ms / full_ms / target_ratio - 1) <= tol)
 
 
 def write_deploy(out_dir: str, cfg: Config, model_cfg: dict,
@@ -241,8 +263,18 @@ def format_report(report: dict) -> str:
         lines.append(f"onnxruntime (bs 1): {o['latency_ms']:.2f} ms, max abs "
                      f"diff vs torch {o['max_abs_diff']:.2e} "
                      f"({o['outputs']} outputs)")
+    if 'latency' in report:
+        t = report['latency']
+        lines.append(
+            f"latency on {t['device']}, batch {t['batch_size']}: target "
+            f"{t['target_ms']:.3f} ms ({t['target_ratio']:.1%} of full), "
+            f"predicted {t['predicted_ms']:.3f} ms, measured "
+            f"{t['measured_ms']:.3f} ms = {t['measured_ratio']:.1%} of the "
+            f"full model measured with it ({t['full_measured_ms']:.3f} ms)"
+            + ('' if t['on_target'] else '; NOT within 5% of the target'))
+    target = ('' if m['target'] is None else
+              f"; target {format_macs(m['target'])}")
     lines.append(f"max abs diff deployed vs gated: {report['max_abs_diff']:.2e}"
                  f" float32, {report['max_abs_diff_float64']:.2e} float64 "
-                 f"(input {report['input_shape']}); target "
-                 f"{format_macs(m['target'])}")
+                 f"(input {report['input_shape']}){target}")
     return '\n'.join(lines)

@@ -28,9 +28,12 @@ class PaSSearchHook(Hook):
             iteration-based loops. Neither: search the whole run.
         interval (int): logging interval in iterations.
         snap_tol (float, optional): when the search ends, flip the channels
-            whose gate weight is nearest the threshold until the MACs are
-            within this relative distance of the target (default 1%);
-            None fixes the masks as the search left them.
+            whose gate weight is nearest the threshold until the MACs (or
+            the predicted latency, under a ``LatencyLoss``) are within
+            this relative distance of the target (default 1%); None fixes
+            the masks as the search left them. Under a latency loss the
+            deployed model is then timed against the full one and the snap
+            corrected until the measured ratio is on target (logged).
         divisor (int, optional): then round every kept width to a multiple
             of it (e.g. 8 or 16, for hardware that prefers such widths; a
             layer narrower than that keeps its full width), choosing per
@@ -87,7 +90,7 @@ class PaSSearchHook(Hook):
         runner.logger.info(
             f'PaS: {len(model.gates())} gated layers, {state}; '
             f'{model.macs_summary()}, reachable minimum '
-            f'{model.macs_min / model.macs_full:.1%} of full')
+            f'{model.budget_min / model.budget_full:.1%} of full')
 
     def before_train_epoch(self, runner) -> None:
         if self.search_epochs is not None and \
@@ -124,6 +127,13 @@ class PaSSearchHook(Hook):
         runner.logger.info(f'PaS: search finished at epoch {runner.epoch}, '
                            f'iter {runner.iter}; masks fixed, {snapped}'
                            f'{model.macs_summary()}')
+        for i, c in enumerate(getattr(model, 'latency_checks', [])):
+            runner.logger.info(
+                f"PaS: deployed latency check {i + 1}: predicted "
+                f"{c['predicted_ms']:.3f} ms, measured {c['measured_ms']:.3f}"
+                f" ms = {c['measured_ratio']:.1%} of the full model "
+                f"({c['measured_full_ms']:.3f} ms), target "
+                f"{c['target_ratio']:.1%}")
         self._write_subnet(runner)
 
     def _write_subnet(self, runner) -> None:

@@ -12,7 +12,7 @@ total is differentiable in the gate weights through the straight-through
 estimator.
 """
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
                     Tuple, Union)
 
@@ -21,6 +21,7 @@ from mmengine.logging import print_log
 from torch import nn
 
 from ..ops import DBCGate
+from .losses.macs_loss import format_macs
 
 GatePair = Tuple[Optional[DBCGate], Optional[DBCGate]]
 # the layers counted (and pruned)
@@ -48,6 +49,9 @@ class MACsEntry:
     out_gate: Optional[DBCGate] = None
     out_repeat: int = 1  # output channels = out_repeat x the gated channels
     depthwise: bool = False
+    module: Optional[nn.Module] = field(default=None, repr=False)
+    # shape of the layer's input at each call of the profile (batch 1)
+    in_shapes: List[Tuple[int, ...]] = field(default_factory=list)
 
     def macs(self, kept: Callable[[DBCGate], Union[int, torch.Tensor]]):
         """MACs with ``kept(gate)`` channels behind each gate."""
@@ -146,6 +150,7 @@ class MACsCounter:
         names = {m: n for n, m in model.named_modules()}
         inside_source = set(source.modules()) if source is not None else set()
         factors: Dict[nn.Module, float] = {}
+        in_shapes: Dict[nn.Module, List[Tuple[int, ...]]] = {}
         consumers: Dict[nn.Module, DBCGate] = {}
         linked: Dict[int, DBCGate] = {}
         keep_alive: List[torch.Tensor] = []  # ids of freed tensors get reused
@@ -168,6 +173,8 @@ class MACsCounter:
             if is_layer:
                 factors[module] = (factors.get(module, 0.) +
                                    _static_factor(module, inputs[0], output))
+                in_shapes.setdefault(module, []).append(
+                    tuple(inputs[0].shape))
             if module in inside_source:
                 return
             gates = [linked.get(id(t)) for t in _tensors(inputs)]
@@ -228,7 +235,8 @@ class MACsCounter:
                 MACsEntry(names[m], factor * c_in if depthwise else factor,
                           c_in, c_out,
                           consumers.get(m) if in_gate is None else in_gate,
-                          out_gate, (out_repeat or {}).get(m, 1), depthwise))
+                          out_gate, (out_repeat or {}).get(m, 1), depthwise,
+                          m, in_shapes[m]))
         counter = cls(entries)
         return counter, {names[m]: g for m, g in consumers.items()}
 
@@ -253,3 +261,14 @@ class MACsCounter:
         """MACs with every gate keeping only ``min_keep`` channels."""
         return float(sum(
             e.macs(lambda g: g.min_keep) for e in self.entries))
+
+    # the budget interface, shared with LatencyCounter: the search's loss,
+    # snap and divisor rounding work on either
+    name = 'MACs'
+    cost = macs
+    kept_cost = kept_macs
+    cost_of = macs_of
+
+    @staticmethod
+    def format(value: float) -> str:
+        return format_macs(value)

@@ -1,6 +1,7 @@
 """PaSModel: adds DBC-gate search and the MACs loss to any OpenMMLab model."""
 import copy
-from typing import Dict, Optional, Sequence, Union
+import hashlib
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.model import BaseModel
@@ -12,6 +13,7 @@ from ..ops import DBCGate
 from .backbones.gated_backbone import GatedBackboneMixin
 from .backbones.stock_backbone import gated_backbone_cfg
 from .gated_parts import build_gate_groups, group_layers
+from .latency_table import LatencyTable
 from .macs_counter import MACsCounter
 from .pas_search_mixin import PaSSearchMixin
 from .raw_forward import raw_forward, training_only_layers
@@ -33,8 +35,10 @@ class PaSModel(PaSSearchMixin, BaseModel):
         backbone (dict, optional): merged into ``architecture['backbone']``
             with mmengine's config merge, e.g. ``dict(type='PaSRepVGG')``.
             The resulting backbone must be DBC-gated.
-        macs_loss (dict, optional): a :class:`MACsLoss` config with the
-            target. None when nothing is searched: a fixed-width model
+        macs_loss (dict, optional): the search budget: a :class:`MACsLoss`
+            config with the target, or a :class:`LatencyLoss` one (a
+            latency target, from per-layer tables measured on the device).
+            None when nothing is searched: a fixed-width model
             (backbone ``gate_cfg=None``, e.g. the training form of a
             released subnet, which ``deploy_reparam.py`` then fuses) or
             masks fixed by ``subnet``.
@@ -130,6 +134,46 @@ class PaSModel(PaSSearchMixin, BaseModel):
         """Gates by module path inside ``architecture``."""
         return {n: m for n, m in self.architecture.named_modules()
                 if isinstance(m, DBCGate)}
+
+    def _latency_key(self, table: LatencyTable) -> str:
+        """The architecture (its module tree) and the input size."""
+        arch = hashlib.sha1(repr(self.architecture).encode()).hexdigest()
+        shape = 'x'.join(map(str, (table.batch_size, *self.input_shape)))
+        return f'{type(self.architecture).__name__} {arch[:12]}, input {shape}'
+
+    def _full_width_latency(self, table: LatencyTable) -> float:
+        """Measured ms of this model deployed with every channel kept."""
+        x = torch.randn(table.batch_size, *self.input_shape)
+        return table.time_modules([self._deployed_with(None)], x,
+                                  run=raw_forward)[0]
+
+    def deployed_latency(self, table: LatencyTable,
+                         masks: Optional[Dict[DBCGate, torch.Tensor]] = None
+                         ) -> Tuple[float, float]:
+        """Measured ms of the full-width and of the pruned deployed model
+        (``masks``, default the fixed ones), timed in turns."""
+        x = torch.randn(table.batch_size, *self.input_shape)
+        full, pruned = table.time_modules(
+            [self._deployed_with(None), self._deployed_with(masks or {
+                g: g.hard_mask() for g in self.gates().values()})],
+            x, run=raw_forward)
+        return full, pruned
+
+    def _deployed_with(self, masks: Optional[Dict[DBCGate, torch.Tensor]]
+                       ) -> nn.Module:
+        """This model deployed with ``masks`` (None: every channel kept);
+        the model itself is not changed."""
+        from ..deploy.export import build_deployed, export_deploy
+        if self.architecture_cfg is None:
+            raise PaSConfigError('PaSModel: LatencyLoss needs the model '
+                                 'built from a config (architecture=dict)')
+        names = {g: n for n, g in self.gates().items()}
+        model = copy.deepcopy(self)
+        gates = model.gates()
+        for g, name in names.items():
+            gates[name].fix(torch.ones(g.num_channels, dtype=torch.bool)
+                            if masks is None else masks[g])
+        return build_deployed(*export_deploy(model)).eval()
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         """Also load a checkpoint of the wrapped model itself.

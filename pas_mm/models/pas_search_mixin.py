@@ -3,22 +3,31 @@ import json
 from typing import Dict, Optional
 
 import torch
+from mmengine.dist import broadcast_object_list, get_world_size
 from mmengine.registry import MODELS
 
 from ..errors import PaSConfigError
 from ..ops import DBCGate
-from .losses import format_macs
+from .latency_counter import LatencyCounter
+from .latency_table import LatencyTable
+from .losses import LatencyLoss, format_macs
 from .snap_to_target import round_to_divisor, snap_to_target
+
+MEASURED_SNAPS = 3  # deployed models timed at the end of a latency search
 
 
 class PaSSearchMixin:
     """Gates, MACs loss, end of search and subnet JSON of a PaS model.
 
     The model sets ``counter`` (:class:`MACsCounter`), ``macs_full``,
-    ``macs_min``, ``macs_target`` (MACs), ``macs_loss`` (a
-    :class:`MACsLoss` or None) and ``input_shape`` (C, H, W), and
-    implements :meth:`gates`. :class:`PaSSearchHook` drives any model with
-    this interface (``PaSModel``, ``PaSCycleGAN``).
+    ``macs_min`` and ``input_shape`` (C, H, W), implements :meth:`gates`
+    and calls :meth:`_build_macs_loss`, which sets ``macs_loss`` (a
+    :class:`MACsLoss`, a :class:`LatencyLoss` or None), the search budget
+    ``budget`` (the MACs counter, or a :class:`LatencyCounter` under a
+    latency loss), ``budget_full``, ``budget_min``, ``budget_target`` (its
+    units: MACs or ms) and ``macs_target`` (MACs; None under a latency
+    loss). :class:`PaSSearchHook` drives any model with this interface
+    (``PaSModel``, ``PaSCycleGAN``).
     """
 
     def gates(self) -> Dict[str, DBCGate]:
@@ -27,8 +36,8 @@ class PaSSearchMixin:
 
     def _build_macs_loss(self, macs_loss: Optional[dict],
                          subnet: Optional[str]) -> None:
-        """Set ``macs_loss`` and ``macs_target`` (``counter``, ``macs_full``
-        and ``macs_min`` set first).
+        """Set ``macs_loss``, the budget and its target (``counter``,
+        ``macs_full`` and ``macs_min`` set first).
 
         Raises:
             PaSConfigError: gates without a target (``macs_loss=None`` and
@@ -36,20 +45,41 @@ class PaSSearchMixin:
                 gates cannot reach.
         """
         name = type(self).__name__
+        self.budget, self.macs_loss = self.counter, None
+        self.budget_full, self.budget_min = self.macs_full, self.macs_min
         if macs_loss is None:
             if self.gates() and subnet is None:
                 raise PaSConfigError(
                     f'{name}: macs_loss=None leaves the gates without a '
                     'MACs target; give macs_loss, or subnet to fix them')
-            self.macs_loss, self.macs_target = None, self.macs_full
+            self.budget_target = self.macs_target = self.macs_full
             return
         if not self.gates():
             raise PaSConfigError(
                 f'{name}: nothing is gated (gate_cfg=None); set '
                 'macs_loss=None to train this fixed-width model')
         self.macs_loss = MODELS.build(macs_loss)
-        self.macs_target = self.macs_loss.resolve_target(
-            self.macs_full, self.macs_min)
+        if isinstance(self.macs_loss, LatencyLoss):
+            table = self.macs_loss.table
+            self.budget = LatencyCounter.build(
+                self.counter, table, self._latency_key(table),
+                lambda: self._full_width_latency(table))
+            self.budget_full = self.budget.full()
+            self.budget_min = self.budget.minimum()
+        self.budget_target = self.macs_loss.resolve_target(
+            self.budget_full, self.budget_min)
+        self.macs_target = (None if self.budget is not self.counter else
+                            self.budget_target)
+
+    def _latency_key(self, table: LatencyTable) -> str:
+        """Key of this model's full-width latency in the table file."""
+        raise PaSConfigError(f'{type(self).__name__}: LatencyLoss is not '
+                             'supported for this model; use MACsLoss')
+
+    def _full_width_latency(self, table: LatencyTable) -> float:
+        """Measured ms of the deployed model with every channel kept."""
+        raise PaSConfigError(f'{type(self).__name__}: LatencyLoss is not '
+                             'supported for this model; use MACsLoss')
 
     @property
     def searched(self) -> bool:
@@ -62,32 +92,95 @@ class PaSSearchMixin:
 
         Args:
             snap_tol: if given, the masks are first moved to within this
-                relative distance of the MACs target by flipping the
-                channels whose gate weight is nearest the threshold
-                (:func:`snap_to_target`).
+                relative distance of the budget's target (MACs or
+                predicted latency) by flipping the channels whose gate
+                weight is nearest the threshold (:func:`snap_to_target`).
+                Under a latency loss that may measure, the deployed model
+                is then timed against the full one and the snap repeated
+                with a corrected target until the measured ratio is within
+                ``max(snap_tol, 3%)`` of the target's (at most 3 times).
             divisor: if given, every width is then rounded to a multiple
                 of it (or the full width), staying as near the target as
                 the rounding allows (:func:`round_to_divisor`).
         """
         gates = list(self.gates().values())
-        masks = {g: g.hard_mask() for g in gates}
+        searched = {g: g.hard_mask() for g in gates}
         scores = {g: g.weight for g in gates}
-        if snap_tol is not None:
-            masks = snap_to_target(self.counter, masks, scores,
-                                   self.macs_target, snap_tol)
-        if divisor is not None:
-            masks = round_to_divisor(self.counter, masks, scores,
-                                     self.macs_target, divisor)
+        masks = self._snapped(searched, scores, self.budget_target, snap_tol,
+                              divisor)
+        if (snap_tol is not None and self.budget is not self.counter
+                and self.macs_loss.table.measure):
+            masks = self._measured_snap(searched, scores, masks, snap_tol,
+                                        divisor)
+        if get_world_size() > 1:  # every rank fixes rank 0's masks
+            shared = [[masks[g].cpu() for g in gates]]
+            broadcast_object_list(shared, src=0)
+            masks = dict(zip(gates, shared[0]))
         for g in gates:
             g.fix(masks[g])
 
+    def _snapped(self, masks, scores, target: float,
+                 snap_tol: Optional[float], divisor: Optional[int]):
+        if snap_tol is not None:
+            masks = snap_to_target(self.budget, masks, scores, target,
+                                   snap_tol)
+        if divisor is not None:
+            masks = round_to_divisor(self.budget, masks, scores, target,
+                                     divisor)
+        return masks
+
+    def _measured_snap(self, searched, scores, masks, snap_tol: float,
+                       divisor: Optional[int]):
+        """Snap again until the *measured* latency ratio (deployed / full
+        deployed, timed in turns) is on the target's; records each try
+        in ``latency_checks``.
+
+        The measured ms are put in the tables' units (times predicted /
+        measured full latency, which cancels the machine's drift since the
+        tables were measured); the prediction's error at these widths is
+        then taken off the snap's target.
+        """
+        goal = self.budget_target / self.budget_full
+        target = self.budget_target
+        self.latency_checks = []
+        for attempt in range(MEASURED_SNAPS):
+            full_ms, ms = self.deployed_latency(self.macs_loss.table, masks)
+            widths = {g: int(m.sum()) for g, m in masks.items()}
+            predicted = self.budget.cost_of(widths)
+            self.latency_checks.append(dict(
+                predicted_ms=predicted, measured_ms=ms,
+                measured_full_ms=full_ms, measured_ratio=ms / full_ms,
+                target_ratio=goal))
+            if (abs(ms / full_ms / goal - 1) <= max(snap_tol, 0.03)
+                    or attempt == MEASURED_SNAPS - 1):
+                break
+            error = predicted - ms * self.budget_full / full_ms
+            target = min(self.budget_full,
+                         max(self.budget_min, self.budget_target + error))
+            masks = self._snapped(searched, scores, target, snap_tol, divisor)
+        return masks
+
+    def deployed_latency(self, table, masks=None):
+        """Measured ms of the full-width and the pruned deployed model."""
+        raise PaSConfigError(f'{type(self).__name__}: LatencyLoss is not '
+                             'supported for this model; use MACsLoss')
+
     def subnet(self) -> dict:
         """Searched widths, JSON-ready, keyed by gate module path."""
+        latency = {}
+        if self.budget is not self.counter:
+            table = self.macs_loss.table
+            latency = dict(latency=dict(
+                device=table.name, batch_size=table.batch_size,
+                full_ms=self.budget_full, target_ms=self.budget_target,
+                predicted_ms=self.budget.kept_cost(),
+                measured_at_search_end=getattr(self, 'latency_checks', [])))
         return dict(
             input_shape=list(self.input_shape),
             searched=self.searched,
             macs=dict(full=self.macs_full, target=self.macs_target,
                       current=self.counter.kept_macs()),
+            **latency,
             layers={
                 name: dict(width=g.num_kept(), of=g.num_channels,
                            keep=g.hard_mask().nonzero().flatten().tolist())
@@ -111,15 +204,28 @@ class PaSSearchMixin:
             g.fixed.fill_(True)
 
     def macs_summary(self) -> str:
-        return (f'MACs {format_macs(self.counter.kept_macs())} / target '
-                f'{format_macs(self.macs_target)} (full '
-                f'{format_macs(self.macs_full)})')
+        """The budget now, its target and the full model's, one line."""
+        b = self.budget
+        summary = (f'{b.name} {b.format(b.kept_cost())} / target '
+                   f'{b.format(self.budget_target)} (full '
+                   f'{b.format(self.budget_full)})')
+        if b is not self.counter:
+            summary += (f', MACs {format_macs(self.counter.kept_macs())} '
+                        f'(full {format_macs(self.macs_full)})')
+        return summary
 
     def macs_losses(self) -> Dict[str, torch.Tensor]:
-        """``macs_ratio`` always, ``loss_macs`` while searching."""
+        """``macs_ratio`` always (and ``latency_ms``, predicted, under a
+        latency loss); ``loss_macs`` or ``loss_latency`` while
+        searching."""
         macs = self.counter.macs()
         losses = dict(macs_ratio=macs.detach() / self.macs_full)
+        cost = macs
+        if self.budget is not self.counter:
+            cost = self.budget.cost()
+            losses['latency_ms'] = cost.detach()
         if self.macs_loss is not None and not self.searched:
-            losses['loss_macs'] = self.macs_loss(macs, self.macs_target,
-                                                 self.macs_full)
+            key = 'loss_macs' if cost is macs else 'loss_latency'
+            losses[key] = self.macs_loss(cost, self.budget_target,
+                                         self.budget_full)
         return losses

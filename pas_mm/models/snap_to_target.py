@@ -1,6 +1,8 @@
-"""Snap searched masks onto the MACs target by flipping marginal channels.
+"""Snap searched masks onto the target by flipping marginal channels.
 
-The MACs loss pulls the search *towards* the target; where it stops depends
+The target is the search budget's: MACs, or the predicted latency under a
+latency loss (both are costs of the widths alone; MACs below). The MACs
+loss pulls the search *towards* the target; where it stops depends
 on the gate learning rate and the task gradient (a few percent off is
 common). At the end of the search the masks are moved onto the target by
 flipping, one at a time, the channels whose score is nearest the keep
@@ -19,19 +21,22 @@ import torch
 from ..ops import DBCGate
 from .macs_counter import MACsCounter
 
+Budget = MACsCounter  # or LatencyCounter: anything with cost_of(widths)
 
-def snap_to_target(counter: MACsCounter, masks: Dict[DBCGate, torch.Tensor],
+
+def snap_to_target(counter: Budget, masks: Dict[DBCGate, torch.Tensor],
                    scores: Dict[DBCGate, torch.Tensor], target: float,
                    tol: float = 0.01) -> Dict[DBCGate, torch.Tensor]:
     """Masks whose MACs are within ``tol`` (relative) of ``target``.
 
     Args:
-        counter: the model's MACs counter (MACs depend on widths only).
+        counter: the search budget (:class:`MACsCounter` or
+            :class:`LatencyCounter`: a cost of the widths only).
         masks: gate -> bool (C,) keep mask; not modified.
         scores: gate -> (C,) score; a higher score is kept first (the gate
             weights ``v`` for PaS: the channels flipped are those with
             ``v`` nearest the threshold).
-        target: MACs target (absolute).
+        target: the budget's target (absolute MACs or ms).
         tol: allowed relative distance to the target.
 
     Returns:
@@ -40,7 +45,7 @@ def snap_to_target(counter: MACsCounter, masks: Dict[DBCGate, torch.Tensor],
     """
     masks = {g: m.clone().bool() for g, m in masks.items()}
     widths = {g: int(m.sum()) for g, m in masks.items()}
-    macs = counter.macs_of(widths)
+    macs = counter.cost_of(widths)
     drop = macs > target * (1 + tol)
     if not drop and macs >= target * (1 - tol):
         return masks
@@ -54,7 +59,7 @@ def snap_to_target(counter: MACsCounter, masks: Dict[DBCGate, torch.Tensor],
             continue
         masks[g][c] = not drop
         widths[g] += -1 if drop else 1
-        macs = counter.macs_of(widths)
+        macs = counter.cost_of(widths)
         if (macs <= target * (1 + tol)) if drop else \
                 (macs >= target * (1 - tol)):
             break
@@ -68,7 +73,7 @@ def _allowed_widths(gate: DBCGate, divisor: int) -> List[int]:
                   | {gate.num_channels})
 
 
-def round_to_divisor(counter: MACsCounter, masks: Dict[DBCGate, torch.Tensor],
+def round_to_divisor(counter: Budget, masks: Dict[DBCGate, torch.Tensor],
                      scores: Dict[DBCGate, torch.Tensor], target: float,
                      divisor: int) -> Dict[DBCGate, torch.Tensor]:
     """Masks whose widths are multiples of ``divisor`` (or the full width).
@@ -89,7 +94,7 @@ def round_to_divisor(counter: MACsCounter, masks: Dict[DBCGate, torch.Tensor],
     allowed = {g: _allowed_widths(g, divisor) for g in masks}
     widths = {g: min(allowed[g], key=lambda w: (abs(w - int(m.sum())), w))
               for g, m in masks.items()}
-    gap = abs(counter.macs_of(widths) - target)
+    gap = abs(counter.cost_of(widths) - target)
     while True:
         best = None
         for g, w in widths.items():
@@ -98,7 +103,7 @@ def round_to_divisor(counter: MACsCounter, masks: Dict[DBCGate, torch.Tensor],
                 if 0 <= j < len(allowed[g]):
                     trial = dict(widths)
                     trial[g] = allowed[g][j]
-                    new_gap = abs(counter.macs_of(trial) - target)
+                    new_gap = abs(counter.cost_of(trial) - target)
                     if new_gap < gap and (best is None or new_gap < best[0]):
                         best = (new_gap, g, allowed[g][j])
         if best is None:

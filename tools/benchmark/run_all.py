@@ -41,7 +41,7 @@ PY = sys.executable
 
 from train_one import METHODS as RUN_METHODS  # noqa: E402
 
-METHODS = tuple(m for m in RUN_METHODS if m != 'pretrain')
+METHODS = tuple(m for m in RUN_METHODS if m not in ('pretrain', 'pas-macs'))
 DEFAULT_METHODS = ['pas', 'uniform', 'l1', 'slim', 'scratch', 'full',
                    'tp-magnitude-res', 'tp-taylor-res', 'tp-magnitude-fused',
                    'tp-taylor-fused']

@@ -16,10 +16,18 @@ Methods:
 * ``slim``: BN-gamma L1 sparsity for ``--search-epochs`` from
   ``--pretrained``, then prune and fine-tune (same total epochs).
 * ``full``: ``--pretrained`` trained on unpruned (the reference).
+* ``pas-macs`` (with ``--budget latency``): PaS searched with the MACs
+  loss at ``--target`` of the full MACs, its masks then snapped onto the
+  latency target (MACs PaS at equal latency).
 * ``scratch``: the uniformly narrower network from random init.
 * ``tp-<magnitude|taylor|bnscale>-<res|fused>``: Torch-Pruning's global
   pruner on the training (residual) or the fused plain form of
   ``--pretrained``, then fine-tuned.
+
+``--budget latency`` makes ``--target`` a ratio of the full deployed
+model's measured CPU latency at ``--latency-batch`` (one thread, tables in
+``--latency-table``): PaS searches with a ``LatencyLoss`` and every
+baseline prunes to the same predicted latency.
 
 A final run is deployed (fused, pruned) and checked against the trained
 model; DIR/result.json gets the deployed MACs, widths and the deployed
@@ -44,9 +52,11 @@ from pas_mm.benchmark.torch_pruning_peer import (  # noqa: E402
     FORMS, IMPORTANCES, block_widths, pruned_state, tp_prune, unpruned_form)
 from pas_mm.deploy import (build_pas_model, count_macs,  # noqa: E402
                            export_verified)
+from pas_mm.deploy.pipeline import latency_report  # noqa: E402
+from pas_mm.models.latency_table import DEFAULT_TABLE_FILE  # noqa: E402
 
-BASE_METHODS = ('pretrain', 'pas', 'uniform', 'l1', 'slim', 'full',
-                'scratch')
+BASE_METHODS = ('pretrain', 'pas', 'pas-macs', 'uniform', 'l1', 'slim',
+                'full', 'scratch')
 TP_METHODS = tuple(f'tp-{i}-{f}' for i in IMPORTANCES for f in FORMS
                    if not (i == 'bnscale' and f == 'fused'))
 METHODS = BASE_METHODS + TP_METHODS
@@ -68,11 +78,16 @@ def parse_args(argv=None):
     p.add_argument('--train-indices', type=int)
     p.add_argument('--val-indices', type=int)
     p.add_argument('--pretrained')
+    p.add_argument('--budget', choices=('macs', 'latency'), default='macs')
+    p.add_argument('--latency-batch', type=int, default=1)
+    p.add_argument('--latency-table', default=DEFAULT_TABLE_FILE)
     p.add_argument('--gate-lr-mult', type=float,
                    help="recipe study: the gates' lr_mult (config's if unset)")
     args = p.parse_args(argv)
     if not 0 < args.target <= 1:
         p.error(f'--target {args.target} must be in (0, 1]')
+    if args.method == 'pas-macs' and args.budget != 'latency':
+        p.error('--method pas-macs needs --budget latency')
     needs = args.method not in ('pretrain', 'scratch')
     if needs and not args.pretrained:
         p.error(f'--method {args.method} needs --pretrained')
@@ -94,8 +109,10 @@ def top1(model, dataloader) -> float:
 def run_cfg(args):
     """The run's config (methods other than PaS run as PruneBaselineHook)."""
     method = args.method
-    search = args.search_epochs if method in ('pas', 'slim') else 0
-    hook_method = {'pretrain': 'full', 'scratch': 'uniform'}.get(
+    search = args.search_epochs if method in ('pas', 'pas-macs',
+                                              'slim') else 0
+    hook_method = {'pretrain': 'full', 'scratch': 'uniform',
+                   'pas-macs': 'pas'}.get(
         method, 'full' if method.startswith('tp-') else method)
     cfg = build_cfg(
         args.data_root, args.work_dir, method=hook_method,
@@ -106,6 +123,16 @@ def run_cfg(args):
         val_indices=args.val_indices,
         load_from=None if method in ('pretrain', 'scratch')
         else args.pretrained)
+    if args.budget == 'latency':
+        weight = cfg.model.macs_loss.loss_weight
+        cfg.model.macs_loss = dict(
+            type='LatencyLoss', target=args.target, loss_weight=weight,
+            device='cpu', batch_size=args.latency_batch, threads=1,
+            table_file=args.latency_table)
+        if method == 'pas-macs':
+            cfg.custom_hooks.append(dict(
+                type='MACsSearchHook', macs_target=args.target,
+                loss_weight=weight, search_epochs=search))
     if args.gate_lr_mult is not None:
         cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate'].lr_mult = \
             args.gate_lr_mult
@@ -172,6 +199,8 @@ def measure(runner, args, info: dict) -> dict:
                                         for g in model.gates().values()])
         info.update(max_abs_diff=diffs['max_abs_diff'],
                     macs_kept=model.counter.kept_macs())
+        if model.budget is not model.counter:
+            info['latency'] = latency_report(model)
         input_shape = model.input_shape
     else:
         arch_cfg, state, deployed = runner.cfg.model.to_dict(), \

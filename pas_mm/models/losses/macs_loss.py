@@ -2,11 +2,10 @@
 import re
 from typing import Union
 
-import torch
 from mmengine.registry import MODELS
-from torch import nn
 
 from ...errors import PaSConfigError
+from .budget_loss import BudgetLoss
 
 _UNITS = {'': 1, 'K': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12}
 
@@ -31,7 +30,7 @@ def format_macs(macs: float) -> str:
 
 
 @MODELS.register_module()
-class MACsLoss(nn.Module):
+class MACsLoss(BudgetLoss):
     """``loss_weight * ((MACs - target) / MACs_full) ** 2``.
 
     Args:
@@ -40,35 +39,10 @@ class MACsLoss(nn.Module):
         loss_weight (float): lambda.
     """
 
-    def __init__(self, target: Union[str, float], loss_weight: float = 1.0):
-        super().__init__()
-        self.target = target
-        self.loss_weight = loss_weight
+    name = 'MACs'
 
-    def resolve_target(self, macs_full: float, macs_min: float) -> float:
-        """Absolute target MACs, checked against what the model can reach.
+    def parse(self, value: Union[str, float, int]) -> float:
+        return parse_macs(value)
 
-        Raises:
-            ValueError: target <= 0, above the full model, or below the
-                MACs left when every gate keeps its minimum.
-        """
-        value = parse_macs(self.target)
-        target = value * macs_full if 0 < value <= 1 and not isinstance(
-            self.target, str) else value
-        if target <= 0:
-            raise PaSConfigError(f'MACs target {self.target!r} must be > 0')
-        if target > macs_full:
-            raise PaSConfigError(
-                f'MACs target {self.target!r} ({format_macs(target)}) is '
-                f'larger than the full model ({format_macs(macs_full)})')
-        if target < macs_min:
-            raise PaSConfigError(
-                f'MACs target {self.target!r} ({format_macs(target)}) is '
-                f'below {format_macs(macs_min)}, the MACs left when every '
-                'gated layer keeps its minimum channels; ungated layers '
-                'alone cost more. Raise the target or gate more layers.')
-        return target
-
-    def forward(self, macs: torch.Tensor, target: float,
-                macs_full: float) -> torch.Tensor:
-        return self.loss_weight * ((macs - target) / macs_full)**2
+    def format(self, value: float) -> str:
+        return format_macs(value)
