@@ -8,19 +8,23 @@ MODEL_MS``. Conv MACs are bilinear in the kept widths, so the tables'
 bilinear interpolation must predict every deployed width exactly.
 """
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
-from conftest import tiny_repvgg_classifier
+from conftest import ROOT, tiny_repvgg_classifier
 from mmengine.registry import MODELS
+from mmengine.runner import Runner
 from torch import nn
 
-from pas_mm.deploy import count_macs
+from pas_mm.deploy import count_macs, deploy
 from pas_mm.deploy.pipeline import latency_report
 from pas_mm.errors import PaSConfigError
-from pas_mm.models import latency_table
+from pas_mm.models import latency_table, raw_forward
 from pas_mm.models.latency_table import LatencyTable, interpolate
 from pas_mm.models.losses import parse_latency
+from test_search_runner import CONFIG, digits_cfg
 
 NS_PER_MAC = 1e-6  # ms per MAC
 LAYER_MS = 0.05
@@ -138,7 +142,7 @@ def test_predicted_latency_is_differentiable_in_the_gates(tmp_path,
 def test_tables_are_cached_per_device_and_layer(tmp_path, fake_clock):
     latency_model(tmp_path)
     measured = dict(fake_clock)
-    assert measured['layers'] > 0 and measured['models'] == 1
+    assert measured['layers'] > 0 and measured['models'] == 2  # full, half
     data = json.loads((tmp_path / 'tables.json').read_text())
     (device, tables), = data.items()
     assert device.startswith('cpu: ') and '1 thread' in device
@@ -189,7 +193,7 @@ def test_search_end_snaps_onto_the_latency_target(tmp_path, fake_clock):
     assert report['measured_ratio'] == pytest.approx(0.4, rel=0.01)
 
 
-def test_real_timing_of_a_small_layer_table(tmp_path):
+def test_real_timing_of_a_layer_table_and_models(tmp_path):
     table = LatencyTable(str(tmp_path / 't.json'), 'cpu', grid=2,
                          min_run_time=0.001)
     model = MODELS.build(dict(
@@ -204,3 +208,47 @@ def test_real_timing_of_a_small_layer_table(tmp_path):
     assert bool((t > 0).all())
     assert bool((t.diff(dim=0) >= 0).all() and (t.diff(dim=1) >= 0).all())
     assert latency_table.low_quantile([5.0, 1.0, 2.0, 9.0, 3.0]) == 1.0
+    deployed = model._deployed_with(None)
+    times = table.time_modules([deployed, deployed], torch.randn(1, 3, 32, 32),
+                               raw_forward, rounds=2, min_run_time=0.001)
+    assert len(times) == 2 and min(times) > 0
+
+
+def test_latency_search_through_the_runner_and_deploy(digits_root, tmp_path,
+                                                      fake_clock):
+    cfg = digits_cfg(digits_root, tmp_path / 'run', search_epochs=1,
+                     max_epochs=2)
+    latency = dict(type='LatencyLoss', target=0.6, loss_weight=5.0,
+                   device='cpu', grid=3,
+                   table_file=str(tmp_path / 'tables.json'))
+    cfg.model.macs_loss = latency
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    model = runner.model
+    assert model.searched
+    assert abs(model.budget.kept_cost() / model.budget_target - 1) <= 0.01
+    logged = runner.message_hub.log_scalars
+    assert 'train/latency_ms' in logged and 'train/loss_latency' in logged
+    subnet = json.loads((tmp_path / 'run' / 'pas_subnet.json').read_text())
+    assert subnet['latency']['target_ms'] == pytest.approx(
+        model.budget_target)
+    report = deploy(CONFIG, str(tmp_path / 'run' / 'epoch_2.pth'),
+                    str(tmp_path / 'deploy'), latency_runs=2, cfg_options={
+                        'data_root': digits_root,
+                        'model.macs_loss': dict(latency, _delete_=True)})
+    assert report['latency']['on_target']
+    assert report['latency']['measured_ratio'] == pytest.approx(0.6,
+                                                                rel=0.01)
+    assert report['macs']['target'] is None
+
+
+def test_latency_table_tool_on_a_macs_config_is_one_line():
+    proc = subprocess.run(
+        [sys.executable, 'tools/latency_table.py',
+         'configs/pas_repvgg_digits.py'], cwd=ROOT, capture_output=True,
+        text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        'latency_table: error: configs/pas_repvgg_digits.py searches with '
+        "MACsLoss, not LatencyLoss; set model.macs_loss=dict(type="
+        "'LatencyLoss', target=...)")

@@ -1,22 +1,36 @@
 """Differentiable latency of a gated model, from per-layer latency tables."""
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.dist import broadcast_object_list, get_rank, get_world_size
+from torch import nn
 
 from ..ops import DBCGate
 from .latency_table import Grid, LatencyTable, interpolate
 from .macs_counter import MACsCounter, MACsEntry
+from .raw_forward import raw_forward
+
+
+def gates_of(counter: MACsCounter) -> List[DBCGate]:
+    """The gates the counter's layers read, in order, once each."""
+    gates = {}
+    for e in counter.entries:
+        for g in (e.in_gate, e.out_gate):
+            if g is not None:
+                gates[g] = None
+    return list(gates)
 
 
 class LatencyCounter:
     """Predicted latency (ms) of the deployed model, from its DBC gates.
 
-    ``latency = overhead + sum over layers of table(kept in, kept out)``:
-    each conv/linear layer of the MACs counter (the deploy structure) reads
-    its table at the widths its gates keep; ``overhead`` is what the tables
-    miss (the other ops and the Python calls between layers): the measured
-    latency of the full-width deployed model minus the tables' sum at full
+    ``latency = overhead + scale * sum over layers of table(kept in, kept
+    out)``: each conv/linear layer of the MACs counter (the deploy
+    structure) reads its table at the widths its gates keep. ``overhead``
+    (what the tables miss: the other ops, the calls between layers) and
+    ``scale`` (a layer inside the model against alone, and the machine's
+    drift since the tables were measured) are fitted to two deployed
+    models timed in turns: every channel kept, and every gate at half its
     width. It has the budget interface of :class:`MACsCounter` (``cost``,
     ``cost_of``, ``kept_cost``, ``full``, ``minimum``, ``format``), so the
     loss, the snap to the target and the divisor rounding work on it.
@@ -25,35 +39,52 @@ class LatencyCounter:
     name = 'latency'
 
     def __init__(self, entries: List[MACsEntry], grids: List[List[Grid]],
-                 overhead: float, device: str):
+                 device: str, overhead: float = 0., scale: float = 1.):
         self.entries = entries
         self.grids = grids
-        self.overhead = overhead
         self.device = device
+        self.overhead = overhead
+        self.scale = scale
 
     @classmethod
     def build(cls, counter: MACsCounter, table: LatencyTable,
-              model_key: str, full_latency: Callable[[], float]):
-        """Tables of every layer of ``counter`` (measured where missing)
-        and the overhead from ``full_latency()``, the measured ms of the
-        full-width deployed model (cached under ``model_key``). Under DDP
-        rank 0 measures and the others receive its numbers, so every rank
-        predicts the same latency."""
+              model_key: str,
+              deployed_with: Callable[[Optional[dict]], nn.Module],
+              input_shape: Sequence[int]):
+        """Tables of every layer of ``counter`` (measured where missing),
+        fitted to the full and the half-width deployed model
+        (``deployed_with(None)``, ``deployed_with(masks)``, run by
+        :func:`raw_forward` on ``input_shape`` inputs), whose times are
+        cached under ``model_key``. Under DDP rank 0 measures and the
+        others receive its numbers, so every rank predicts the same."""
         data = [None]
         if get_rank() == 0:
             grids = [table.layer_grids(e) for e in counter.entries]
-            full, = table.lookup([f'model {model_key}'],
-                                 [lambda: dict(ms=full_latency())])
-            data = [(grids, full['ms'])]
+            half = {g: torch.arange(g.num_channels) < max(
+                g.min_keep, g.num_channels // 2) for g in gates_of(counter)}
+            x = torch.randn(table.batch_size, *input_shape)
+
+            def measure():
+                full_ms, half_ms = table.time_modules(
+                    [deployed_with(None), deployed_with(half)], x,
+                    run=raw_forward)
+                return dict(full_ms=full_ms, half_ms=half_ms)
+
+            ref, = table.lookup([f'model {model_key}'], [measure])
+            data = [(grids, ref, {g: int(m.sum()) for g, m in half.items()})]
         if get_world_size() > 1:
             broadcast_object_list(data, src=0)
-        grids, full_ms = data[0]
-        layers = cls(counter.entries, grids, 0., table.name)
-        layers.overhead = full_ms - layers.full()
+        grids, ref, half_widths = data[0]
+        layers = cls(counter.entries, grids, table.name)
+        sum_full = layers.full()
+        sum_half = layers.cost_of(half_widths)
+        layers.scale = ((ref['full_ms'] - ref['half_ms']) /
+                        max(sum_full - sum_half, 1e-9))
+        layers.overhead = ref['full_ms'] - layers.scale * sum_full
         return layers
 
     def _latency(self, kept: Callable[[DBCGate], object]):
-        total = self.overhead
+        total = 0.
         for e, grids in zip(self.entries, self.grids):
             if e.depthwise:
                 gate = e.in_gate if e.out_gate is None else e.out_gate
@@ -66,7 +97,7 @@ class LatencyCounter:
                          if e.out_gate is None else kept(e.out_gate))
             for grid in grids:
                 total = total + interpolate(grid, c_in, c_out)
-        return total
+        return self.overhead + self.scale * total
 
     def cost(self) -> torch.Tensor:
         """Predicted ms, differentiable in the gate weights."""

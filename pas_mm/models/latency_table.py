@@ -262,32 +262,37 @@ class LatencyTable:
         ms = ms.cummax(0).values.cummax(1).values
         return {'in': in_pts, 'out': out_pts, 'ms': ms.tolist()}
 
-    @torch.no_grad()
     def time_layers(self, layers: Sequence[Tuple[nn.Module, torch.Tensor]]
                     ) -> List[float]:
         """Milliseconds of ``layer(x)`` for each pair, every pair timed in
         ``MEASURE_ROUNDS`` passes (a slow moment of the machine hits one
         pass of a few pairs, and the low quantile leaves it out)."""
-        calls = [lambda m=m.eval().to(self.device), x=x.to(self.device):
-                 m(x) for m, x in layers]
-        times = [[] for _ in calls]
-        for _ in range(MEASURE_ROUNDS):
-            for t, call in zip(times, calls):
-                t += call_times(call, self.threads, self.min_run_time,
-                                self.device)
-        return [low_quantile(t) for t in times]
+        return self._time_calls(self._layer_calls(layers), MEASURE_ROUNDS,
+                                self.min_run_time)
 
-    @torch.no_grad()
     def time_modules(self, modules: Sequence[nn.Module], x: torch.Tensor,
                      run: Optional[Callable] = None, rounds: int = 9,
                      min_run_time: float = 0.15) -> List[float]:
-        """Milliseconds per call of each module (:func:`low_quantile` of
-        its calls), timed in turns for ``rounds`` rounds of at least
-        ``min_run_time`` seconds each, so a machine whose speed drifts (a
-        shared VM: 10-15% between processes here) slows all alike."""
+        """Milliseconds per call of each module (or ``run(module, x)``),
+        timed in turns for ``rounds`` rounds of at least ``min_run_time``
+        seconds each, so a machine whose speed drifts (a shared VM: 10-15%
+        between processes here) slows all alike."""
+        return self._time_calls(self._model_calls(modules, x, run), rounds,
+                                min_run_time)
+
+    def _layer_calls(self, layers) -> List[Callable]:
+        return [lambda m=m.eval().to(self.device), x=x.to(self.device):
+                m(x) for m, x in layers]
+
+    def _model_calls(self, modules, x, run) -> List[Callable]:
         run = run or (lambda m, x: m(x))
         x = x.to(self.device)
-        calls = [lambda m=m.to(self.device): run(m, x) for m in modules]
+        return [lambda m=m.to(self.device): run(m, x) for m in modules]
+
+    @torch.no_grad()
+    def _time_calls(self, calls: Sequence[Callable], rounds: int,
+                    min_run_time: float) -> List[float]:
+        """:func:`low_quantile` ms of each call, timed in turns."""
         times = [[] for _ in calls]
         for _ in range(rounds):
             for t, call in zip(times, calls):

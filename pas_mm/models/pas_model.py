@@ -1,7 +1,7 @@
 """PaSModel: adds DBC-gate search and the MACs loss to any OpenMMLab model."""
 import copy
 import hashlib
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 from mmengine.model import BaseModel
@@ -140,24 +140,6 @@ class PaSModel(PaSSearchMixin, BaseModel):
         arch = hashlib.sha1(repr(self.architecture).encode()).hexdigest()
         shape = 'x'.join(map(str, (table.batch_size, *self.input_shape)))
         return f'{type(self.architecture).__name__} {arch[:12]}, input {shape}'
-
-    def _full_width_latency(self, table: LatencyTable) -> float:
-        """Measured ms of this model deployed with every channel kept."""
-        x = torch.randn(table.batch_size, *self.input_shape)
-        return table.time_modules([self._deployed_with(None)], x,
-                                  run=raw_forward)[0]
-
-    def deployed_latency(self, table: LatencyTable,
-                         masks: Optional[Dict[DBCGate, torch.Tensor]] = None
-                         ) -> Tuple[float, float]:
-        """Measured ms of the full-width and of the pruned deployed model
-        (``masks``, default the fixed ones), timed in turns."""
-        x = torch.randn(table.batch_size, *self.input_shape)
-        full, pruned = table.time_modules(
-            [self._deployed_with(None), self._deployed_with(masks or {
-                g: g.hard_mask() for g in self.gates().values()})],
-            x, run=raw_forward)
-        return full, pruned
 
     def _deployed_with(self, masks: Optional[Dict[DBCGate, torch.Tensor]]
                        ) -> nn.Module:

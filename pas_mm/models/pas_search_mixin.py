@@ -1,16 +1,18 @@
 """The PaS interface a searched model exposes to the hook and to deploy."""
 import json
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 from mmengine.dist import broadcast_object_list, get_world_size
 from mmengine.registry import MODELS
+from torch import nn
 
 from ..errors import PaSConfigError
 from ..ops import DBCGate
 from .latency_counter import LatencyCounter
 from .latency_table import LatencyTable
 from .losses import LatencyLoss, format_macs
+from .raw_forward import raw_forward
 from .snap_to_target import round_to_divisor, snap_to_target
 
 MEASURED_SNAPS = 3  # deployed models timed at the end of a latency search
@@ -63,7 +65,7 @@ class PaSSearchMixin:
             table = self.macs_loss.table
             self.budget = LatencyCounter.build(
                 self.counter, table, self._latency_key(table),
-                lambda: self._full_width_latency(table))
+                self._deployed_with, self.input_shape)
             self.budget_full = self.budget.full()
             self.budget_min = self.budget.minimum()
         self.budget_target = self.macs_loss.resolve_target(
@@ -76,10 +78,23 @@ class PaSSearchMixin:
         raise PaSConfigError(f'{type(self).__name__}: LatencyLoss is not '
                              'supported for this model; use MACsLoss')
 
-    def _full_width_latency(self, table: LatencyTable) -> float:
-        """Measured ms of the deployed model with every channel kept."""
+    def _deployed_with(self, masks: Optional[Dict[DBCGate, torch.Tensor]]
+                       ) -> nn.Module:
+        """This model deployed with ``masks`` (None: every channel kept),
+        for timing; the model itself is not changed."""
         raise PaSConfigError(f'{type(self).__name__}: LatencyLoss is not '
                              'supported for this model; use MACsLoss')
+
+    def deployed_latency(self, table: LatencyTable,
+                         masks: Optional[Dict[DBCGate, torch.Tensor]] = None
+                         ) -> Tuple[float, float]:
+        """Measured ms of the full-width and of the pruned deployed model
+        (``masks``, default the fixed ones), timed in turns."""
+        x = torch.randn(table.batch_size, *self.input_shape)
+        return tuple(table.time_modules(
+            [self._deployed_with(None), self._deployed_with(masks or {
+                g: g.hard_mask() for g in self.gates().values()})],
+            x, run=raw_forward))
 
     @property
     def searched(self) -> bool:
@@ -159,11 +174,6 @@ class PaSSearchMixin:
                          max(self.budget_min, self.budget_target + error))
             masks = self._snapped(searched, scores, target, snap_tol, divisor)
         return masks
-
-    def deployed_latency(self, table, masks=None):
-        """Measured ms of the full-width and the pruned deployed model."""
-        raise PaSConfigError(f'{type(self).__name__}: LatencyLoss is not '
-                             'supported for this model; use MACsLoss')
 
     def subnet(self) -> dict:
         """Searched widths, JSON-ready, keyed by gate module path."""
