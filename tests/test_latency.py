@@ -252,3 +252,18 @@ def test_latency_table_tool_on_a_macs_config_is_one_line():
         'latency_table: error: configs/pas_repvgg_digits.py searches with '
         "MACsLoss, not LatencyLoss; set model.macs_loss=dict(type="
         "'LatencyLoss', target=...)")
+
+
+@pytest.mark.parametrize('method', ['uniform', 'slim'])
+def test_baselines_prune_to_the_same_predicted_latency(tmp_path, fake_clock,
+                                                       method):
+    from pas_mm.benchmark import PruneBaselineHook, make_masks, widths_of
+    model = latency_model(tmp_path, target=0.5)
+    masks = make_masks(model, method, model.budget_target)
+    gates = model.gates()
+    cost = model.budget.cost_of({gates[n]: w for n, w in
+                                 widths_of(masks).items()})
+    assert abs(cost / model.budget_target - 1) <= 0.01
+    masks = PruneBaselineHook(method, 0)._snap_to_measured(model, masks)
+    (check, ) = model.latency_checks  # the fake clock agrees at once
+    assert check['measured_ratio'] == pytest.approx(0.5, rel=0.01)

@@ -10,8 +10,8 @@ from mmengine.registry import HOOKS
 
 from ..hooks import PaSSearchHook
 from ..models.losses import MACsLoss
-from .pruning import (apply_masks, full_masks, make_masks, slimming_params,
-                      widths_of)
+from .pruning import (SNAP_TOL, apply_masks, full_masks, make_masks,
+                      method_scores, slimming_params, widths_of)
 
 
 @HOOKS.register_module()
@@ -20,8 +20,9 @@ class PruneBaselineHook(Hook):
 
     ``method='pas'`` leaves the gates to :class:`PaSSearchHook`. Any other
     method trains with all gates fixed open (no MACs loss) until
-    ``prune_epoch``, then fixes the masks of ``make_masks(method)`` and
-    fine-tunes. ``slim`` adds ``slim_lambda * sign(gamma)`` to the gradient
+    ``prune_epoch``, then fixes the masks of ``make_masks(method)`` (under
+    a latency budget also corrected against the measured latency, as PaS's
+    are) and fine-tunes. ``slim`` adds ``slim_lambda * sign(gamma)`` to the gradient
     of every branch-BN gamma before ``prune_epoch`` (network slimming's L1
     sparsity).
 
@@ -73,6 +74,8 @@ class PruneBaselineHook(Hook):
         self._handles = []
         model = PaSSearchHook.pas_model(runner)
         masks = make_masks(model, self.method, model.budget_target)
+        if self.method != 'full' and model.budget is not model.counter:
+            masks = self._snap_to_measured(model, masks)
         apply_masks(model, masks)
         self.history['pruned'] = dict(
             epoch=runner.epoch, widths=widths_of(masks),
@@ -80,6 +83,17 @@ class PruneBaselineHook(Hook):
         runner.logger.info(
             f'{self.method}: masks fixed at epoch {runner.epoch}; '
             f'{model.macs_summary()}')
+
+    def _snap_to_measured(self, model, masks):
+        """Under a latency budget: corrected against the deployed model's
+        measured latency, as PaS's search end does (same tolerance)."""
+        gates = model.gates()
+        scores = method_scores(model, self.method)
+        by_gate = {gates[n]: m for n, m in masks.items()}
+        by_gate = model.snap_to_measured(
+            by_gate, {gates[n]: s for n, s in scores.items()}, by_gate,
+            SNAP_TOL, None)
+        return {n: by_gate[g] for n, g in gates.items()}
 
     # history ------------------------------------------------------------
     def after_train_iter(self, runner, batch_idx, data_batch=None,

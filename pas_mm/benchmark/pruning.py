@@ -206,21 +206,26 @@ def first_channel_scores(model) -> Dict[str, torch.Tensor]:
             for n, g in model.gates().items()}
 
 
+def method_scores(model, method: str) -> Dict[str, torch.Tensor]:
+    """The channel scores ``method`` prunes (and snaps) by."""
+    if method == 'uniform':
+        return first_channel_scores(model)
+    if method == 'l1':
+        return l1_scores(model)
+    if method == 'slim':
+        return slimming_scores(model)
+    raise ValueError(f'unknown pruning method {method!r}, choose from '
+                     f'{METHODS} (PaS masks come from PaSSearchHook)')
+
+
 def make_masks(model, method: str, target: float):
     """Keep masks of ``method`` at ``target`` (within 1%), in the units of
     the model's budget (absolute MACs, or ms under a latency loss)."""
-    if method == 'uniform':
-        scores = first_channel_scores(model)
-        masks = uniform_masks(model, target)
-    elif method == 'l1':
-        scores = l1_scores(model)
-        masks = global_threshold_masks(model, scores, target)
-    elif method == 'slim':
-        scores = slimming_scores(model)
-        masks = global_threshold_masks(model, scores, target)
-    elif method == 'full':
+    if method == 'full':
         return full_masks(model)
+    scores = method_scores(model, method)
+    if method == 'uniform':
+        masks = uniform_masks(model, target)
     else:
-        raise ValueError(f'unknown pruning method {method!r}, choose from '
-                         f'{METHODS} (PaS masks come from PaSSearchHook)')
+        masks = global_threshold_masks(model, scores, target)
     return snapped(model, masks, scores, target)

@@ -125,7 +125,7 @@ class PaSSearchMixin:
                               divisor)
         if (snap_tol is not None and self.budget is not self.counter
                 and self.macs_loss.table.measure):
-            masks = self._measured_snap(searched, scores, masks, snap_tol,
+            masks = self.snap_to_measured(searched, scores, masks, snap_tol,
                                         divisor)
         if get_world_size() > 1:  # every rank fixes rank 0's masks
             shared = [[masks[g].cpu() for g in gates]]
@@ -144,11 +144,16 @@ class PaSSearchMixin:
                                      divisor)
         return masks
 
-    def _measured_snap(self, searched, scores, masks, snap_tol: float,
+    def snap_to_measured(self, searched, scores, masks, snap_tol: float,
                        divisor: Optional[int]):
         """Snap again until the *measured* latency ratio (deployed / full
         deployed, timed in turns) is on the target's; records each try
         in ``latency_checks``.
+
+        Args:
+            searched: gate -> bool mask the snaps start from.
+            scores: gate -> (C,) score (higher: kept first).
+            masks: gate -> bool mask already snapped to the prediction.
 
         The measured ms are put in the tables' units (times predicted /
         measured full latency, which cancels the machine's drift since the
