@@ -52,8 +52,8 @@ def fake_clock(monkeypatch):
             out.append(NS_PER_MAC * macs * len(x) + LAYER_MS)
         return out
 
-    def time_modules(self, modules, x, run=None, rounds=9,
-                     min_run_time=0.15):
+    def time_modules(self, modules, x, run=None, rounds=30,
+                     min_run_time=0.05, q=0.2):
         calls['models'] += len(modules)
         return [NS_PER_MAC * count_macs(m, tuple(x.shape[1:])) * len(x) +
                 MODEL_MS for m in modules]

@@ -9,6 +9,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 from ..hooks import PaSSearchHook
+from ..hooks.pas_search_hook import log_latency_checks
 from ..models.losses import MACsLoss
 from .pruning import (SNAP_TOL, apply_masks, full_masks, make_masks,
                       method_scores, slimming_params, widths_of)
@@ -83,6 +84,7 @@ class PruneBaselineHook(Hook):
         runner.logger.info(
             f'{self.method}: masks fixed at epoch {runner.epoch}; '
             f'{model.macs_summary()}')
+        log_latency_checks(runner, model)
 
     def _snap_to_measured(self, model, masks):
         """Under a latency budget: corrected against the deployed model's

@@ -10,6 +10,17 @@ from mmengine.registry import HOOKS
 from ..models.pas_search_mixin import PaSSearchMixin
 
 
+def log_latency_checks(runner, model: PaSSearchMixin) -> None:
+    """One log line per deployed-latency check of the search end."""
+    for i, c in enumerate(getattr(model, 'latency_checks', [])):
+        runner.logger.info(
+            f"PaS: deployed latency check {i + 1}: predicted "
+            f"{c['predicted_ms']:.3f} ms, measured {c['measured_ms']:.3f} "
+            f"ms = {c['measured_ratio']:.1%} of the full model "
+            f"({c['measured_full_ms']:.3f} ms), target "
+            f"{c['target_ratio']:.1%}")
+
+
 @HOOKS.register_module()
 class PaSSearchHook(Hook):
     """Runs the PaS search phase of a training run.
@@ -127,13 +138,7 @@ class PaSSearchHook(Hook):
         runner.logger.info(f'PaS: search finished at epoch {runner.epoch}, '
                            f'iter {runner.iter}; masks fixed, {snapped}'
                            f'{model.macs_summary()}')
-        for i, c in enumerate(getattr(model, 'latency_checks', [])):
-            runner.logger.info(
-                f"PaS: deployed latency check {i + 1}: predicted "
-                f"{c['predicted_ms']:.3f} ms, measured {c['measured_ms']:.3f}"
-                f" ms = {c['measured_ratio']:.1%} of the full model "
-                f"({c['measured_full_ms']:.3f} ms), target "
-                f"{c['target_ratio']:.1%}")
+        log_latency_checks(runner, model)
         self._write_subnet(runner)
 
     def _write_subnet(self, runner) -> None:

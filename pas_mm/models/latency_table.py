@@ -271,14 +271,16 @@ class LatencyTable:
                                 self.min_run_time)
 
     def time_modules(self, modules: Sequence[nn.Module], x: torch.Tensor,
-                     run: Optional[Callable] = None, rounds: int = 9,
-                     min_run_time: float = 0.15) -> List[float]:
-        """Milliseconds per call of each module (or ``run(module, x)``),
-        timed in turns for ``rounds`` rounds of at least ``min_run_time``
-        seconds each, so a machine whose speed drifts (a shared VM: 10-15%
-        between processes here) slows all alike."""
+                     run: Optional[Callable] = None, rounds: int = 30,
+                     min_run_time: float = 0.05,
+                     q: float = 0.2) -> List[float]:
+        """Milliseconds per call of each module (or ``run(module, x)``):
+        the ``q`` quantile of its single calls, timed in turns for
+        ``rounds`` short rounds of at least ``min_run_time`` seconds each,
+        so a machine whose speed drifts (a shared VM: 10-15% between
+        processes here) slows all alike."""
         return self._time_calls(self._model_calls(modules, x, run), rounds,
-                                min_run_time)
+                                min_run_time, q)
 
     def _layer_calls(self, layers) -> List[Callable]:
         return [lambda m=m.eval().to(self.device), x=x.to(self.device):
@@ -291,14 +293,14 @@ class LatencyTable:
 
     @torch.no_grad()
     def _time_calls(self, calls: Sequence[Callable], rounds: int,
-                    min_run_time: float) -> List[float]:
+                    min_run_time: float, q: float = 0.2) -> List[float]:
         """:func:`low_quantile` ms of each call, timed in turns."""
         times = [[] for _ in calls]
         for _ in range(rounds):
             for t, call in zip(times, calls):
                 t += call_times(call, self.threads, min_run_time,
                                 self.device)
-        return [low_quantile(t) for t in times]
+        return [low_quantile(t, q) for t in times]
 
 
 def interpolate(grid: Grid, c_in, c_out):

@@ -125,8 +125,8 @@ class PaSSearchMixin:
                               divisor)
         if (snap_tol is not None and self.budget is not self.counter
                 and self.macs_loss.table.measure):
-            masks = self.snap_to_measured(searched, scores, masks, snap_tol,
-                                        divisor)
+            masks = self.snap_to_measured(searched, scores, masks,
+                                          snap_tol, divisor)
         if get_world_size() > 1:  # every rank fixes rank 0's masks
             shared = [[masks[g].cpu() for g in gates]]
             broadcast_object_list(shared, src=0)
@@ -145,20 +145,21 @@ class PaSSearchMixin:
         return masks
 
     def snap_to_measured(self, searched, scores, masks, snap_tol: float,
-                       divisor: Optional[int]):
+                         divisor: Optional[int]):
         """Snap again until the *measured* latency ratio (deployed / full
         deployed, timed in turns) is on the target's; records each try
         in ``latency_checks``.
-
-        Args:
-            searched: gate -> bool mask the snaps start from.
-            scores: gate -> (C,) score (higher: kept first).
-            masks: gate -> bool mask already snapped to the prediction.
 
         The measured ms are put in the tables' units (times predicted /
         measured full latency, which cancels the machine's drift since the
         tables were measured); the prediction's error at these widths is
         then taken off the snap's target.
+
+        Args:
+            searched: gate -> bool mask the snaps start from.
+            scores: gate -> (C,) score (higher: kept first).
+            masks: gate -> bool mask already snapped to the prediction.
+            snap_tol, divisor: as for :meth:`fix_gates`.
         """
         goal = self.budget_target / self.budget_full
         target = self.budget_target
