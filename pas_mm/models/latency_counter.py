@@ -39,10 +39,9 @@ class LatencyCounter:
     name = 'latency'
 
     def __init__(self, entries: List[MACsEntry], grids: List[List[Grid]],
-                 device: str, overhead: float = 0., scale: float = 1.):
+                 overhead: float = 0., scale: float = 1.):
         self.entries = entries
         self.grids = grids
-        self.device = device
         self.overhead = overhead
         self.scale = scale
 
@@ -75,7 +74,7 @@ class LatencyCounter:
         if get_world_size() > 1:
             broadcast_object_list(data, src=0)
         grids, ref, half_widths = data[0]
-        layers = cls(counter.entries, grids, table.name)
+        layers = cls(counter.entries, grids)
         sum_full = layers.full()
         sum_half = layers.cost_of(half_widths)
         layers.scale = ((ref['full_ms'] - ref['half_ms']) /

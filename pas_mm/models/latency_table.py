@@ -86,16 +86,9 @@ def call_times(run: Callable[[], object], threads: int,
 
 def low_quantile(times: Sequence[float], q: float = 0.2) -> float:
     """The ``q`` quantile: on a shared machine other work only ever adds
-    time, so a low quantile is steadier than the median (here: spread 3%
-    instead of 20% on a 2-core VM)."""
+    time, so a low quantile is nearer a model's own time than the mean."""
     times = sorted(times)
     return times[int(q * (len(times) - 1))]
-
-
-def time_ms(run: Callable[[], object], threads: int, min_run_time: float,
-            device: str = 'cpu') -> float:
-    """Milliseconds per ``run()``: the low quantile of single calls."""
-    return low_quantile(call_times(run, threads, min_run_time, device))
 
 
 def grid_points(low: int, high: int, n: int, multiple: int = 1) -> List[int]:

@@ -143,8 +143,8 @@ class PaSModel(PaSSearchMixin, BaseModel):
 
     def _deployed_with(self, masks: Optional[Dict[DBCGate, torch.Tensor]]
                        ) -> nn.Module:
-        """This model deployed with ``masks`` (None: every channel kept);
-        the model itself is not changed."""
+        """This model deployed with ``masks`` (None, or a gate missing from
+        them: every channel kept); the model itself is not changed."""
         from ..deploy.export import build_deployed, export_deploy
         if self.architecture_cfg is None:
             raise PaSConfigError('PaSModel: LatencyLoss needs the model '
@@ -153,8 +153,9 @@ class PaSModel(PaSSearchMixin, BaseModel):
         model = copy.deepcopy(self)
         gates = model.gates()
         for g, name in names.items():
+            mask = (masks or {}).get(g)
             gates[name].fix(torch.ones(g.num_channels, dtype=torch.bool)
-                            if masks is None else masks[g])
+                            if mask is None else mask)
         return build_deployed(*export_deploy(model)).eval()
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
