@@ -16,6 +16,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from .errors import PaSConfigError
+from .models.pas_search_mixin import read_subnet
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -160,6 +161,18 @@ def check_load_from(cfg: Config, timeout: float = 30.) -> None:
         raise FileNotFoundError(
             f'load_from {path} does not exist; see the config for how to '
             'make it, or set --cfg-options load_from=PATH')
+
+
+def check_subnet(cfg: Config) -> None:
+    """Fail early when ``model.subnet`` is not a readable subnet JSON,
+    before the Runner writes anything.
+
+    Raises:
+        PaSConfigError: one line naming the file and what is wrong.
+    """
+    model = cfg.get('model')
+    if isinstance(model, dict) and model.get('subnet'):
+        read_subnet(model['subnet'])
 
 
 def _download(url: str, dst: str, timeout: float) -> None:

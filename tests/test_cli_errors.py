@@ -63,6 +63,47 @@ def test_train_with_a_model_zoo_url_out_of_reach_is_one_line(digits_root,
     assert not cache.exists() or not os.listdir(cache)  # no partial file
 
 
+def test_train_with_a_missing_subnet_file_is_one_line(digits_root, tmp_path):
+    missing = tmp_path / 'missing.json'
+    work = tmp_path / 'run'
+    proc = run('tools/train.py', 'configs/pas_repvgg_digits.py',
+               '--work-dir', str(work), '--cfg-options',
+               f'data_root={digits_root}', f'model.subnet={missing}')
+    assert proc.returncode == 2
+    assert 'Traceback' not in proc.stderr
+    assert last_line(proc) == (f'train.py: error: subnet {missing} does not '
+                               'exist')
+    assert not work.exists()
+
+
+def test_train_and_test_with_a_subnet_that_is_not_json_are_one_line(
+        digits_root, tmp_path):
+    bad = tmp_path / 'subnet.json'
+    bad.write_text('{"layers": {"backbone.stem.gate": ')
+    work = tmp_path / 'run'
+    options = ['--work-dir', str(work), '--cfg-options',
+               f'data_root={digits_root}', f'model.subnet={bad}']
+    for tool, args in (('train.py', ()), ('test.py', ('none.pth', ))):
+        proc = run(f'tools/{tool}', 'configs/pas_repvgg_digits.py', *args,
+                   *options)
+        assert proc.returncode == 2
+        assert 'Traceback' not in proc.stderr
+        assert last_line(proc) == (
+            f'{tool}: error: subnet {bad} is not a valid JSON file '
+            '(Expecting value: line 1 column 35 (char 34))')
+        assert not work.exists()
+
+
+def test_a_subnet_without_layers_is_refused_naming_the_file(tmp_path):
+    from pas_mm.errors import PaSConfigError
+    from pas_mm.models import read_subnet
+    path = tmp_path / 'report.json'
+    path.write_text('{"macs": {}}')
+    with pytest.raises(PaSConfigError, match=f'subnet {path} has no '
+                       '"layers" mapping'):
+        read_subnet(str(path))
+
+
 def test_a_cached_model_zoo_url_is_used_without_network(tmp_path,
                                                         monkeypatch):
     from mmengine.config import Config

@@ -7,7 +7,8 @@ import argparse
 import pas_mm  # noqa: F401  (compat fixes before mmengine loads anything)
 
 from pas_mm.cli import (add_common_args, build_runner, check_data_paths,
-                        load_config)
+                        check_subnet, load_config)
+from pas_mm.errors import PaSConfigError
 
 
 def main():
@@ -19,7 +20,8 @@ def main():
     cfg = load_config(args)
     try:
         check_data_paths(cfg, ('test', ))
-    except FileNotFoundError as e:
+        check_subnet(cfg)
+    except (FileNotFoundError, PaSConfigError) as e:
         parser.error(str(e))
     cfg.load_from = args.checkpoint
     runner = build_runner(cfg, parser)

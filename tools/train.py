@@ -8,7 +8,8 @@ import argparse
 import pas_mm  # noqa: F401  (compat fixes before mmengine loads anything)
 
 from pas_mm.cli import (add_common_args, build_runner, check_data_paths,
-                        check_load_from, load_config)
+                        check_load_from, check_subnet, load_config)
+from pas_mm.errors import PaSConfigError
 
 
 def main():
@@ -26,7 +27,8 @@ def main():
     try:
         check_data_paths(cfg, ('train', 'val'))
         check_load_from(cfg)
-    except FileNotFoundError as e:
+        check_subnet(cfg)
+    except (FileNotFoundError, PaSConfigError) as e:
         parser.error(str(e))
     runner = build_runner(cfg, parser)
     runner.train()

@@ -7,6 +7,7 @@ from mmengine.registry import MODELS
 from torch import nn
 
 from ..models import PaSModel
+from ..models.deploy_builder import register_deploy_builder
 from ..models.backbones.gated_backbone import (GatedBackboneMixin,
                                                slice_channels)
 from .narrowed import NARROWABLE
@@ -160,3 +161,11 @@ def build_deployed(cfg: dict, state: Dict[str, torch.Tensor]):
                  torch.float32)
     deployed.to(dtype).load_state_dict(state, strict=True)
     return deployed.eval()
+
+
+def deployed_model(model: PaSModel) -> nn.Module:
+    """A searched PaSModel's deployed architecture, built and loaded."""
+    return build_deployed(*export_deploy(model))
+
+
+register_deploy_builder(deployed_model)

@@ -5,7 +5,7 @@ import os
 import os.path as osp
 import shutil
 import tempfile
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 from mmengine.config import Config
@@ -23,6 +23,24 @@ from .verify import count_macs, count_params, max_abs_diff, measure_latency
 
 class DeployError(RuntimeError):
     """The config or checkpoint cannot be deployed (message says why)."""
+
+
+# config model type -> its own deploy step, for models that are not a
+# PaSModel; a package registers its step when it is imported (e.g. through
+# the config's custom_imports)
+DEPLOY_STEPS: Dict[str, Callable[..., dict]] = {}
+
+
+def register_deploy_step(model_type: str):
+    """Decorator: ``step(cfg, checkpoint, out_dir, atol, latency_runs,
+    onnx) -> report`` deploys the configs whose ``model.type`` is
+    ``model_type`` instead of the PaSModel path of :func:`deploy`."""
+
+    def register(step):
+        DEPLOY_STEPS[model_type] = step
+        return step
+
+    return register
 
 
 def build_pas_model(cfg: Config) -> PaSModel:
@@ -139,12 +157,10 @@ def deploy(config: str,
         raise DeployError(f'--out {out_dir} is a file; name a folder')
     cfg = Config.fromfile(config)
     merge_cfg_options(cfg, cfg_options)
-    if cfg.get('model', {}).get('type') == 'PaSCycleGAN':  # mmagic extra
-        if onnx:
-            raise DeployError('--onnx is not supported for PaSCycleGAN '
-                              'configs yet; deploy without it')
-        from ..gan.deploy import deploy_cyclegan
-        return deploy_cyclegan(cfg, checkpoint, out_dir, atol, latency_runs)
+    step = DEPLOY_STEPS.get(cfg.get('model', {}).get('type'))
+    if step is not None:
+        return step(cfg, checkpoint, out_dir, atol=atol,
+                    latency_runs=latency_runs, onnx=onnx)
     model = build_pas_model(cfg)
     load_gated_checkpoint(model, checkpoint)
     model.eval()

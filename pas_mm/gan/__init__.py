@@ -9,5 +9,6 @@ require_mmagic()
 
 from .mobile_resnet_generator import PaSMobileResnetGenerator  # noqa: E402
 from .pas_cyclegan import PaSCycleGAN  # noqa: E402
+from . import deploy  # noqa: E402,F401  (registers its deploy step)
 
 __all__ = ['PaSCycleGAN', 'PaSMobileResnetGenerator', 'require_mmagic']

@@ -10,7 +10,7 @@ from torch import nn
 from mmagic.registry import MODELS
 
 from ..deploy.pipeline import (DeployError, load_gated_checkpoint,
-                               write_deploy)
+                               register_deploy_step, write_deploy)
 from ..deploy.verify import count_params, measure_latency
 from ..models.macs_counter import MACsCounter
 from .pas_cyclegan import PaSCycleGAN
@@ -64,16 +64,28 @@ def export_generators(model: PaSCycleGAN, atol: float = 1e-4
     return cfgs, deployed, diffs
 
 
+@register_deploy_step('PaSCycleGAN')
 def deploy_cyclegan(cfg: Config, checkpoint: str, out_dir: str,
-                    atol: float = 1e-4, latency_runs: int = 10) -> dict:
+                    atol: float = 1e-4, latency_runs: int = 10,
+                    onnx: bool = False) -> dict:
     """Slice the compressed generators of a searched PaSCycleGAN and write
     ``deploy_config.py`` (a ``PaSCycleGAN`` without search whose
     ``domain_generators`` hold the pruned widths) and ``deploy.pth``
     (loading strictly into it), after the float64 check.
 
+    Registered as the deploy step of ``PaSCycleGAN`` configs, which
+    :func:`pas_mm.deploy.deploy` calls.
+
     Returns:
         dict: the report (keys as :func:`pas_mm.deploy.format_report` reads).
+
+    Raises:
+        DeployError: ``onnx`` (not supported), or the checkpoint cannot be
+            deployed; nothing written.
     """
+    if onnx:
+        raise DeployError('--onnx is not supported for PaSCycleGAN '
+                          'configs yet; deploy without it')
     init_default_scope(cfg.get('default_scope', 'mmagic'))
     model_cfg = copy.deepcopy(cfg.model)
     model = MODELS.build(model_cfg)

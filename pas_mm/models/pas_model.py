@@ -12,6 +12,7 @@ from ..errors import PaSConfigError
 from ..ops import DBCGate
 from .backbones.gated_backbone import GatedBackboneMixin
 from .backbones.stock_backbone import gated_backbone_cfg
+from .deploy_builder import build_deployed_model
 from .gated_parts import build_gate_groups, group_layers
 from .latency_table import LatencyTable
 from .macs_counter import MACsCounter
@@ -145,7 +146,6 @@ class PaSModel(PaSSearchMixin, BaseModel):
                        ) -> nn.Module:
         """This model deployed with ``masks`` (None, or a gate missing from
         them: every channel kept); the model itself is not changed."""
-        from ..deploy.export import build_deployed, export_deploy
         if self.architecture_cfg is None:
             raise PaSConfigError('PaSModel: LatencyLoss needs the model '
                                  'built from a config (architecture=dict)')
@@ -156,7 +156,7 @@ class PaSModel(PaSSearchMixin, BaseModel):
             mask = (masks or {}).get(g)
             gates[name].fix(torch.ones(g.num_channels, dtype=torch.bool)
                             if mask is None else mask)
-        return build_deployed(*export_deploy(model)).eval()
+        return build_deployed_model(model).eval()
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         """Also load a checkpoint of the wrapped model itself.

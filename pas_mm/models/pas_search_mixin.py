@@ -18,6 +18,29 @@ from .snap_to_target import round_to_divisor, snap_to_target
 MEASURED_SNAPS = 3  # deployed models timed at the end of a latency search
 
 
+def read_subnet(path: str) -> dict:
+    """The subnet JSON at ``path`` (as ``PaSSearchHook`` writes it).
+
+    Raises:
+        PaSConfigError: one line naming the file: it does not exist, is not
+            valid JSON, or has no ``layers``.
+    """
+    try:
+        with open(path) as f:
+            subnet = json.load(f)
+    except FileNotFoundError:
+        raise PaSConfigError(f'subnet {path} does not exist') from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise PaSConfigError(f'subnet {path} is not a valid JSON file '
+                             f'({e})') from None
+    if not isinstance(subnet, dict) or not isinstance(
+            subnet.get('layers'), dict):
+        raise PaSConfigError(
+            f'subnet {path} has no "layers" mapping; expected the '
+            'pas_subnet.json that PaSSearchHook writes')
+    return subnet
+
+
 class PaSSearchMixin:
     """Gates, MACs loss, end of search and subnet JSON of a PaS model.
 
@@ -205,8 +228,7 @@ class PaSSearchMixin:
 
     def load_subnet(self, path: str) -> None:
         """Apply and fix the masks of a subnet JSON."""
-        with open(path) as f:
-            layers = json.load(f)['layers']
+        layers = read_subnet(path)['layers']
         gates = self.gates()
         if set(layers) != set(gates):
             raise PaSConfigError(
