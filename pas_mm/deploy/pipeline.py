@@ -94,6 +94,9 @@ def export_verified(model: PaSModel, atol: float = 1e-4
     reach 1e3 in a detector on random input). The float32 difference is
     measured too.
 
+    The check runs on the model's device (the deployed model is moved
+    there).
+
     Returns:
         (deploy architecture config, float32 state dict, deployed float32
         model, dict(max_abs_diff=float32 diff, max_abs_diff_float64=...))
@@ -104,11 +107,12 @@ def export_verified(model: PaSModel, atol: float = 1e-4
     for m in model.modules():  # YOLACT's head caches the last training batch
         if getattr(m, '_raw_positive_infos', None):
             m._raw_positive_infos = dict()
+    device = next(model.parameters()).device  # the check runs there
     model64 = copy.deepcopy(model).double().eval()
     arch_cfg, state64 = export_deploy(model64)
-    deployed64 = build_deployed(arch_cfg, state64)
+    deployed64 = build_deployed(arch_cfg, state64).to(device)
     inputs = torch.randn(2, *model.input_shape,
-                         generator=torch.Generator().manual_seed(0))
+                         generator=torch.Generator().manual_seed(0)).to(device)
     with torch.no_grad():
         exact_diff = max_abs_diff(
             raw_forward(model64.architecture, inputs.double()),
@@ -119,7 +123,7 @@ def export_verified(model: PaSModel, atol: float = 1e-4
             f'{exact_diff:.3g} > {atol} (float64); nothing written')
     state = {k: v.float() if v.is_floating_point() else v
              for k, v in state64.items()}
-    deployed = build_deployed(arch_cfg, state)
+    deployed = build_deployed(arch_cfg, state).to(device)
     was_training = model.training
     model.eval()
     with torch.no_grad():
