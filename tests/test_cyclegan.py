@@ -155,6 +155,18 @@ def test_runner_search_iteration(tmp_path, unpaired_root, distill):
                    for h in deploy_cfg.custom_hooks)
 
 
+def test_the_gan_registers_its_deploy_step_which_refuses_onnx(tmp_path):
+    from pas_mm.deploy import DeployError, deploy
+    from pas_mm.deploy.pipeline import DEPLOY_STEPS
+    from pas_mm.gan.deploy import deploy_cyclegan
+    assert DEPLOY_STEPS['PaSCycleGAN'] is deploy_cyclegan
+    out = tmp_path / 'deploy'
+    with pytest.raises(DeployError, match='--onnx is not supported for '
+                       'PaSCycleGAN'):
+        deploy(CONFIG, str(tmp_path / 'none.pth'), str(out), onnx=True)
+    assert not out.exists()
+
+
 def test_unreachable_target_and_missing_generator_gates(tmp_path,
                                                         unpaired_root):
     cfg = tiny_cfg(tmp_path, unpaired_root,

@@ -70,3 +70,21 @@ def test_export_refuses_unsearched_model():
                               input_shape=(3, 32, 32)))
     with pytest.raises(RuntimeError, match='has not been searched'):
         export_deploy(model)
+
+
+def test_deploy_runs_the_step_a_package_registered_for_its_model_type(
+        tmp_path, monkeypatch):
+    from pas_mm.deploy import deploy, pipeline
+    calls = []
+
+    def step(cfg, checkpoint, out_dir, **kwargs):
+        calls.append((cfg.model.type, checkpoint, out_dir, kwargs))
+        return dict(done=True)
+
+    monkeypatch.setitem(pipeline.DEPLOY_STEPS, 'OtherModel', step)
+    config = tmp_path / 'cfg.py'
+    config.write_text("model = dict(type='OtherModel')\n")
+    out = str(tmp_path / 'out')
+    assert deploy(str(config), 'c.pth', out, onnx=True) == dict(done=True)
+    assert calls == [('OtherModel', 'c.pth', out,
+                      dict(atol=1e-4, latency_runs=10, onnx=True))]
