@@ -7,9 +7,9 @@ from mmengine.registry import MODELS
 from torch import nn
 
 from ..models import PaSModel
-from ..models.deploy_builder import register_deploy_builder
 from ..models.backbones.gated_backbone import (GatedBackboneMixin,
                                                slice_channels)
+from ..models.deploy_builder import register_deploy_builder
 from .narrowed import NARROWABLE
 
 
