@@ -1,27 +1,31 @@
 """gates='auto': channel groups from the dependency graph on stock models.
 
-Each model: one search step through the task and MACs losses reaches every
-gate, a third of every gate is pruned, the deployed model (stock config +
-per-layer shapes) equals the gated one in float64 and its MACs equal the
-counter's and mmengine's FlopAnalyzer's.
+Each stock config: one search step through the task and MACs losses
+reaches every gate, a third of every gate is pruned, the deployed model
+(stock config + per-layer shapes) equals the gated one in float64 and its
+MACs equal the counter's and mmengine's FlopAnalyzer's.
 """
-import json
 import os.path as osp
 
 import pytest
 import torch
 from conftest import independent_macs
 from mmengine.config import Config
+from mmengine.model import BaseModel
 from mmengine.registry import MODELS, init_default_scope
+from torch import nn
 
 from pas_mm.deploy import count_macs
-from pas_mm.deploy.pipeline import export_verified
+from pas_mm.deploy.pipeline import DeployError, export_verified
 from pas_mm.errors import PaSConfigError
 
-# stock config, input size, groups gated
+# stock config, input size
 CLASSIFIERS = {
     'mobilenet-v2': ('mobilenet_v2/mobilenet-v2_8xb32_in1k.py', 32),
     'resnext-50': ('resnext/resnext50-32x4d_8xb32_in1k.py', 32),
+    'efficientnet-b0': ('efficientnet/efficientnet-b0_8xb32_in1k.py', 32),
+    'regnetx-400mf': ('regnet/regnetx-400mf_8xb128_in1k.py', 32),
+    'convnext-t': ('convnext/convnext-tiny_32xb128_in1k.py', 32),
 }
 
 
@@ -32,14 +36,18 @@ def stock_cfg(scope, base, tmp_path):
     return Config.fromfile(cfg_file)
 
 
+def auto_model(arch, input_shape, scope, **kwargs):
+    init_default_scope(scope)
+    return MODELS.build(dict(
+        type='PaSModel', architecture=arch, gates='auto',
+        macs_loss=dict(type='MACsLoss', target=0.99, loss_weight=1.0),
+        input_shape=input_shape, **kwargs))
+
+
 def build_classifier(name, tmp_path, **kwargs):
     base, size = CLASSIFIERS[name]
     cfg = stock_cfg('mmpretrain', base, tmp_path)
-    init_default_scope('mmpretrain')
-    return MODELS.build(dict(
-        type='PaSModel', architecture=cfg.model, gates='auto',
-        macs_loss=dict(type='MACsLoss', target=0.99, loss_weight=1.0),
-        input_shape=(3, size, size), **kwargs))
+    return auto_model(cfg.model, (3, size, size), 'mmpretrain', **kwargs)
 
 
 def classifier_batch(size):
@@ -48,8 +56,8 @@ def classifier_batch(size):
             [DataSample().set_gt_label(3), DataSample().set_gt_label(5)])
 
 
-def search_prune_deploy(model, batch):
-    """One search step, a third of every gate pruned, exact deploy."""
+def search_step(model, batch):
+    """One training step's losses reach every gate."""
     model.train()
     losses = model(*batch, mode='loss')
     assert 'loss_macs' in losses
@@ -57,13 +65,19 @@ def search_prune_deploy(model, batch):
                 for v in (v if isinstance(v, list) else [v]))
     total.backward()
     gates = model.gates()
-    assert gates and all(g.weight.grad is not None and
-                         g.weight.grad.abs().sum() > 0
-                         for g in gates.values())
+    assert gates and all(g.weight.grad is not None for g in gates.values())
+    assert all(g.weight.grad.abs().sum() > 0 for g in gates.values())
+
+
+def prune_a_third(model):
     with torch.no_grad():
-        for g in gates.values():
+        for g in model.gates().values():
             g.weight[::3] = 0.
     model.fix_gates()
+
+
+def deploys_exactly(model):
+    """Float64 deploy <= 1e-8, MACs = counter = FlopAnalyzer."""
     model.eval()
     cfg, state, deployed, diffs = export_verified(model)
     assert diffs['max_abs_diff_float64'] <= 1e-8
@@ -80,8 +94,108 @@ def search_prune_deploy(model, batch):
 def test_stock_classifier_searches_and_deploys_exactly(name, tmp_path):
     torch.manual_seed(0)
     model = build_classifier(name, tmp_path)
-    # the stock layers are untouched: gates live in architecture.gates
+    # the stock layers stay; the gates live in architecture.gates
     assert all(n.startswith('gates.') for n in model.gates())
     assert model.macs_full == pytest.approx(
         independent_macs(model.architecture, model.input_shape), rel=1e-6)
-    search_prune_deploy(model, classifier_batch(CLASSIFIERS[name][1]))
+    search_step(model, classifier_batch(CLASSIFIERS[name][1]))
+    prune_a_third(model)
+    deploys_exactly(model)
+
+
+def test_grouped_conv_gates_whole_groups(tmp_path):
+    """ResNeXt's 3x3 conv (32 groups) ties its input and output channels:
+    one gate of 32 units; the deployed conv has groups = kept units."""
+    model = build_classifier('resnext-50', tmp_path)
+    group = next(g for g in model.auto_gates.groups
+                 if ('backbone.layer1.0.conv2', 'out') in g.members)
+    assert group.path == 'gates.backbone-layer1-0-conv1'
+    assert group.gate.num_channels == 32
+    assert {('backbone.layer1.0.conv1', 'out'),
+            ('backbone.layer1.0.conv3', 'in')} <= set(group.members)
+    for g in model.gates().values():
+        g.fix(torch.arange(g.num_channels) % 2 == 0)
+    cfg, deployed = deploys_exactly(model)
+    conv = deployed.backbone.layer1[0].conv2
+    assert (conv.groups, conv.in_channels, conv.out_channels) == (16, 64, 64)
+    assert cfg['shapes']['backbone.layer1.0.conv2'] == [64, 4, 16]
+
+
+def test_layer_norm_groups_stay_ungated_and_say_why(tmp_path):
+    model = build_classifier('convnext-t', tmp_path)
+    reasons = [r for _, r in model.auto_gates.skipped]
+    assert any('LayerNorm' in r and 'normalizes across channels' in r
+               for r in reasons)
+    # the MLP hidden widths (Linear -> GELU -> Linear) are gated
+    assert len(model.auto_gates.groups) == 18
+    assert all(m.endswith(('pointwise_conv1', 'pointwise_conv2'))
+               for g in model.auto_gates.groups for m, _ in g.members)
+
+
+@MODELS.register_module(force=True)
+class ChannelMeanNet(BaseModel):
+    """conv -> BN -> ReLU -> minus the channel mean (a functional op that
+    mixes channels, which the dependency graph takes for element-wise) ->
+    conv -> global pool: logits."""
+
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 4, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = torch.relu(self.bn(self.conv1(inputs)))
+        x = x - x.mean(1, keepdim=True)
+        return self.conv2(x).mean((2, 3))
+
+
+def test_unseen_channel_mixing_is_caught_naming_the_layer():
+    model = auto_model(dict(type='ChannelMeanNet'), (3, 8, 8), 'mmpretrain')
+    gate, = model.gates().values()
+    gate.fix(torch.arange(8) % 2 == 0)
+    model.eval()
+    with pytest.raises(DeployError, match=r'differs from the gated model.*'
+                       r'first layer that differs is conv2 \(Conv2d\).*'
+                       r'ignored'):
+        export_verified(model)
+
+
+class ChannelScale(nn.Module):
+    """A per-channel weight in a module no Torch-Pruning handler knows."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.weight = nn.Parameter(torch.rand(channels) + 0.5)
+
+    def forward(self, x):
+        return x * self.weight.view(1, -1, 1, 1)
+
+
+@MODELS.register_module(force=True)
+class ChannelScaleNet(ChannelMeanNet):
+
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.scale = ChannelScale(8)
+        self.conv3 = nn.Conv2d(4, 4, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = self.scale(torch.relu(self.bn(self.conv1(inputs))))
+        return self.conv3(torch.relu(self.conv2(x))).mean((2, 3))
+
+
+def test_unsupported_layer_is_refused_at_build_naming_it():
+    with pytest.raises(PaSConfigError, match=(
+            r"scale.weight \(Parameter\) carries the channels of the group "
+            r"rooted at conv1.*ignored=\['scale'\]")):
+        auto_model(dict(type='ChannelScaleNet'), (3, 8, 8), 'mmpretrain')
+    model = auto_model(dict(type='ChannelScaleNet'), (3, 8, 8), 'mmpretrain',
+                       ignored=['scale'])
+    assert [g.root for g in model.auto_gates.groups] == ['conv2']
+    assert set(model.auto_gates.skipped) == {
+        ('conv1', 'scale.weight is ignored'),
+        ('conv3', 'reaches the model outputs')}
+    with pytest.raises(PaSConfigError, match="ignored: no module 'nope'"):
+        auto_model(dict(type='ChannelScaleNet'), (3, 8, 8), 'mmpretrain',
+                   ignored=['nope'])

@@ -76,7 +76,7 @@ def export_graph_gated(arch: nn.Module, auto, cfg: dict
              if not k.startswith('gates.')}
     shapes = {}
     for path, m in arch.named_modules(remove_duplicate=False):
-        out_keep, in_keep = auto.keep(m, 'out'), auto.keep(m, 'in')
+        out_keep, in_keep = auto.keep(path, 'out'), auto.keep(path, 'in')
         if out_keep is None and in_keep is None:
             continue
         shape = slice_layer(m, path, state, out_keep, in_keep)

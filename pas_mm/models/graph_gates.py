@@ -137,20 +137,22 @@ class AutoGates:
     Attributes:
         groups: the gated channel groups.
         skipped: (root path, reason) of the groups left ungated.
-        dims: (module, 'out' | 'in') -> :class:`MaskIndex`: output
+        dims: (module path, 'out' | 'in') -> :class:`MaskIndex`: output
             channels (a norm's or depth-wise conv's channels) and input
-            channels of every layer with gated positions.
+            channels of every layer with gated positions, under every path
+            of a layer shared by several (paths, not modules: the Runner
+            may swap norm layers, e.g. SyncBN -> BN).
     """
 
     def __init__(self, groups: List[ChannelGroup],
                  skipped: List[Tuple[str, str]],
-                 dims: Dict[Tuple[nn.Module, str], MaskIndex]):
+                 dims: Dict[Tuple[str, str], MaskIndex]):
         self.groups, self.skipped, self.dims = groups, skipped, dims
 
-    def keep(self, module: nn.Module, side: str) -> Optional[torch.Tensor]:
+    def keep(self, path: str, side: str) -> Optional[torch.Tensor]:
         """Bool keep mask of a layer's output ('out') or input ('in')
         channels; None where nothing is gated."""
-        index = self.dims.get((module, side))
+        index = self.dims.get((path, side))
         return None if index is None else index.keep()
 
     def summary(self) -> str:
@@ -253,8 +255,9 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
                     if isinstance(m, nn.Parameter) else names.get(m))
             side = (_side(dg, m, item.dep.handler)
                     if isinstance(m, SLICEABLE) else None)
-            if node.type == OPTYPE.OUTPUT or (side == 'out' and
-                                               m in outputs):
+            if node.type == OPTYPE.OUTPUT:
+                reason = reason or 'reaches the model outputs'
+            elif side == 'out' and m in outputs:
                 reason = reason or f'{name} is an output layer'
             elif isinstance(m, CROSS_CHANNEL_NORMS):
                 reason = reason or (f'{name} ({type(m).__name__}) normalizes '
@@ -303,7 +306,11 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
     gate_cfg = dict(gate_cfg or {})
     gates = nn.ModuleDict()
     result, skipped = [], []
-    dims: Dict[Tuple[nn.Module, str], MaskIndex] = {}
+    dims: Dict[Tuple[str, str], MaskIndex] = {}
+    paths: Dict[nn.Module, List[str]] = {}
+    for n, m in model.named_modules(remove_duplicate=False):
+        paths.setdefault(m, []).append(n)
+    layer_dims: Dict[Tuple[nn.Module, str], MaskIndex] = {}
     for gis in comps.values():
         members = [mb for gi in gis for mb in groups[gi]]
         producers = sorted((m for m, side, _, _ in members
@@ -314,11 +321,13 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
         bad = next((mb for mb in members if mb[1] == 'unsupported'), None)
         if reason is None and bad is not None:
             m, _, name, _ = bad
+            owner = name.rpartition('.')[0] if isinstance(
+                m, nn.Parameter) else name
             raise PaSConfigError(
                 f"gates='auto': {name} ({type(m).__name__}) carries the "
                 f'channels of the group rooted at {root}, and pas_mm can '
                 'only slice convs, linear layers and BatchNorm; list it in '
-                f"PaSModel(ignored=['{name}']) to leave that group ungated")
+                f"PaSModel(ignored=['{owner}']) to leave that group ungated")
         if reason is None:
             reason = _uneven(members, units, gis, groups)
         if reason is not None:
@@ -334,7 +343,9 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
         for gi in gis:
             for m, side, pos, roots in groups[gi]:
                 size = _size(m, side)
-                index = dims.setdefault((m, side), MaskIndex(size))
+                index = layer_dims.setdefault((m, side), MaskIndex(size))
+                for path in paths[m]:
+                    dims[(path, side)] = index
                 index.add(gate, pos, torch.tensor(
                     [unit_ids[units.find((gi, r))] for r in roots.tolist()],
                     dtype=torch.long))
@@ -342,7 +353,7 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
             {(names[m], side) for m, side, _, _ in members},
             key=lambda x: order[model.get_submodule(x[0])])))
     model.add_module('gates', gates)
-    for (m, side), index in dims.items():
+    for (m, side), index in layer_dims.items():
         if side == 'in' and (isinstance(m, nn.Linear) or m.groups == 1):
             m.register_forward_pre_hook(
                 InputMask(index, -1 if isinstance(m, nn.Linear) else 1))
@@ -416,6 +427,6 @@ def graph_counter(model: nn.Module, run: Callable[[], object],
         grouped = isinstance(m, _ConvNd) and m.groups > 1
         entries.append(GraphMACsEntry(
             e.name, e.full(), e.in_channels, e.out_channels,
-            None if grouped else auto.dims.get((m, 'in')),
-            auto.dims.get((m, 'out')), m, e.in_shapes))
+            None if grouped else auto.dims.get((e.name, 'in')),
+            auto.dims.get((e.name, 'out')), m, e.in_shapes))
     return MACsCounter(entries)
