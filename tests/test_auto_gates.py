@@ -199,3 +199,28 @@ def test_unsupported_layer_is_refused_at_build_naming_it():
     with pytest.raises(PaSConfigError, match="ignored: no module 'nope'"):
         auto_model(dict(type='ChannelScaleNet'), (3, 8, 8), 'mmpretrain',
                    ignored=['nope'])
+
+
+# stock config, test_cfg changes (speed; keep the low scores of random
+# weights)
+DETECTORS = {
+    'rtmdet-ins-tiny': ('rtmdet/rtmdet-ins_tiny_8xb32-300e_coco.py',
+                        dict(score_thr=0.)),
+    'mask-rcnn-r50': ('mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+                      dict(rpn=dict(max_per_img=50),
+                           rcnn=dict(score_thr=0.))),
+}
+
+
+@pytest.mark.parametrize('name', list(DETECTORS))
+def test_stock_detector_searches_and_deploys_exactly(name, tmp_path):
+    from test_detectors import SIZE, train_batch
+    base, changes = DETECTORS[name]
+    cfg = stock_cfg('mmdet', base, tmp_path)
+    cfg.merge_from_dict({f'model.test_cfg.{k}': v
+                         for k, v in changes.items()})
+    torch.manual_seed(0)
+    model = auto_model(cfg.model, (3, SIZE, SIZE), 'mmdet')
+    search_step(model, train_batch())
+    prune_a_third(model)
+    deploys_exactly(model)

@@ -70,7 +70,8 @@ def export_graph_gated(arch: nn.Module, auto, cfg: dict
     linear outputs and inputs, norm channels; a depth-wise or grouped conv
     its pruned groups); the gates are dropped. The config is ``PaSNarrowed``:
     the stock ``cfg`` plus the shape of every changed layer, by each path
-    that reaches it (a conv shared across levels is listed under each).
+    that reaches it (a conv shared across levels is listed under each), and
+    the width options that follow a kept width (``attrs``).
     """
     state = {k: v.detach().clone() for k, v in arch.state_dict().items()
              if not k.startswith('gates.')}
@@ -82,7 +83,11 @@ def export_graph_gated(arch: nn.Module, auto, cfg: dict
         shape = slice_layer(m, path, state, out_keep, in_keep)
         if shape != _shape_of(m):
             shapes[path] = shape
-    return dict(type='PaSNarrowed', model=cfg, shapes=shapes), state
+    cfg = dict(type='PaSNarrowed', model=cfg, shapes=shapes)
+    if auto.width_attrs:
+        cfg['attrs'] = {path: {attr: int(index.keep().sum())}
+                        for path, attr, index in auto.width_attrs}
+    return cfg, state
 
 
 def _shape_of(m: nn.Module) -> list:

@@ -51,8 +51,11 @@ def _plain(conv: nn.Module) -> bool:
 
 def build_narrowed(model: dict,
                    shapes: Dict[str, List[int]],
+                   attrs: Optional[Dict[str, Dict[str, int]]] = None,
                    data_preprocessor: Optional[dict] = None) -> nn.Module:
-    """Build ``model``, then narrow the layers named in ``shapes``.
+    """Build ``model``, then narrow the layers named in ``shapes`` and set
+    the integer options ``attrs`` ({module path: {attribute: value}}, e.g.
+    a RoI extractor's ``out_channels``).
 
     Registered as ``PaSNarrowed``: the deploy config of a model whose neck
     or heads were pruned per layer,
@@ -72,6 +75,9 @@ def build_narrowed(model: dict,
         if id(layer) not in narrowed:
             narrowed[id(layer)] = (layer, narrow_layer(layer, shape))
         setattr(owner, attr, narrowed[id(layer)][1])
+    for path, values in (attrs or {}).items():
+        for attr, value in values.items():
+            setattr(built.get_submodule(path), attr, value)
     return built
 
 

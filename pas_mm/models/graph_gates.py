@@ -37,6 +37,9 @@ from .macs_counter import MACsCounter, _tensors
 CROSS_CHANNEL_NORMS = (nn.LayerNorm, nn.GroupNorm,
                        nn.modules.instancenorm._InstanceNorm)
 SLICEABLE = (_ConvNd, nn.Linear, _BatchNorm)
+# stock modules holding the width of the features they read as an option
+# (class name in the MRO -> attribute): set to the kept width at deploy
+WIDTH_ATTRS = {'BaseRoIExtractor': 'out_channels'}
 
 
 def _torch_pruning():
@@ -137,6 +140,9 @@ class AutoGates:
     Attributes:
         groups: the gated channel groups.
         skipped: (root path, reason) of the groups left ungated.
+        width_attrs: (module path, attribute, :class:`MaskIndex` of the
+            channels it reads): options following a kept width (an mmdet
+            RoI extractor's ``out_channels``).
         dims: (module path, 'out' | 'in') -> :class:`MaskIndex`: output
             channels (a norm's or depth-wise conv's channels) and input
             channels of every layer with gated positions, under every path
@@ -146,8 +152,10 @@ class AutoGates:
 
     def __init__(self, groups: List[ChannelGroup],
                  skipped: List[Tuple[str, str]],
-                 dims: Dict[Tuple[str, str], MaskIndex]):
+                 dims: Dict[Tuple[str, str], MaskIndex],
+                 width_attrs: List[Tuple[str, str, MaskIndex]]):
         self.groups, self.skipped, self.dims = groups, skipped, dims
+        self.width_attrs = width_attrs
 
     def keep(self, path: str, side: str) -> Optional[torch.Tensor]:
         """Bool keep mask of a layer's output ('out') or input ('in')
@@ -216,7 +224,7 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
     if unknown:
         raise PaSConfigError(f'ignored: no module {unknown[0]!r} in '
                              f'{type(model).__name__}')
-    out_fns, produced = set(), {}
+    out_fns, produced, readers = set(), {}, {}
 
     def traced(m, x):
         out = forward(m, x)
@@ -227,8 +235,13 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
         for t in _tensors(output):
             produced[t.grad_fn] = module
 
+    def record_reader(module, inputs, output):
+        readers.setdefault(module, _tensors(inputs)[0].grad_fn)
+
     hooks = [m.register_forward_hook(record) for m in model.modules()
              if isinstance(m, SLICEABLE + CROSS_CHANNEL_NORMS)]
+    hooks += [m.register_forward_hook(record_reader) for m in model.modules()
+              if _width_attr(m)]
     was_training = model.training
     try:
         with torch.enable_grad():
@@ -358,7 +371,15 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
             m.register_forward_pre_hook(
                 InputMask(index, -1 if isinstance(m, nn.Linear) else 1))
     result.sort(key=lambda g: order[model.get_submodule(g.root)])
-    return AutoGates(result, skipped, dims)
+    width_attrs = [(names[m], _width_attr(m), layer_dims[(produced[f], 'out')])
+                   for m, f in readers.items()
+                   if (produced.get(f), 'out') in layer_dims]
+    return AutoGates(result, skipped, dims, width_attrs)
+
+
+def _width_attr(m: nn.Module) -> Optional[str]:
+    return next((WIDTH_ATTRS[c.__name__] for c in type(m).__mro__
+                 if c.__name__ in WIDTH_ATTRS), None)
 
 
 def _size(m: nn.Module, side: str) -> int:
