@@ -5,11 +5,15 @@ reaches every gate, a third of every gate is pruned, the deployed model
 (stock config + per-layer shapes) equals the gated one in float64 and its
 MACs equal the counter's and mmengine's FlopAnalyzer's.
 """
+import ast
+import json
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 import torch
-from conftest import independent_macs
+from conftest import ROOT, independent_macs
 from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS, init_default_scope
@@ -224,3 +228,60 @@ def test_stock_detector_searches_and_deploys_exactly(name, tmp_path):
     search_step(model, train_batch())
     prune_a_third(model)
     deploys_exactly(model)
+
+
+def run_tool(*args):
+    result = subprocess.run([sys.executable, *args], cwd=ROOT,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_stock_config_trains_deploys_and_tests_through_the_tools(
+        digits_root, tmp_path):
+    """configs/pas_mobilenet-v2_8xb32_in1k.py (mmpretrain's config + the
+    PaS lines) through tools/train.py, deploy_reparam.py and test.py, on
+    a few digits at 32x32."""
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text(f'''
+_base_ = ['{ROOT}/configs/pas_mobilenet-v2_8xb32_in1k.py']
+model = dict(architecture=dict(head=dict(num_classes=10, topk=(1, ))),
+             macs_loss=dict(target=0.5), input_shape=(3, 32, 32))
+pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+data = dict(_delete_=True, type='CustomDataset', data_root='{digits_root}',
+            pipeline=pipeline)
+train_dataloader = dict(batch_size=16, num_workers=0,
+                        persistent_workers=False,
+                        dataset=dict(data, data_prefix='train', indices=64))
+val_dataloader = dict(batch_size=32, num_workers=0, persistent_workers=False,
+                      dataset=dict(data, data_prefix='val', indices=32))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_evaluator = val_evaluator
+train_cfg = dict(max_epochs=2, val_interval=2)
+custom_hooks = [dict(type='PaSSearchHook', search_epochs=1)]
+default_hooks = dict(logger=dict(interval=1))
+''')
+    work = tmp_path / 'work'
+    run_tool('tools/train.py', str(cfg), '--work-dir', str(work))
+    ckpt = str(work / 'epoch_2.pth')
+    out = tmp_path / 'deploy'
+    table = run_tool('tools/deploy_reparam.py', str(cfg), ckpt, '--out',
+                     str(out))
+    assert 'max abs diff deployed vs gated' in table
+    report = json.loads((out / 'report.json').read_text())
+    assert report['max_abs_diff_float64'] <= 1e-8
+    assert report['macs']['deployed'] == pytest.approx(
+        report['macs']['searched'])
+    assert report['macs']['deployed'] < report['macs']['full']
+    deploy_cfg = Config.fromfile(str(out / 'deploy_config.py'))
+    assert deploy_cfg.model.type == 'PaSNarrowed'
+    assert deploy_cfg.model.model.type == 'ImageClassifier'
+    gated = run_tool('tools/test.py', str(cfg), ckpt, '--work-dir',
+                     str(tmp_path / 't1'))
+    deployed = run_tool('tools/test.py', str(out / 'deploy_config.py'),
+                        str(out / 'deploy.pth'), '--work-dir',
+                        str(tmp_path / 't2'))
+    gated, deployed = (ast.literal_eval(out.strip().splitlines()[-1])
+                       for out in (gated, deployed))
+    assert gated['accuracy/top1'] == deployed['accuracy/top1']
