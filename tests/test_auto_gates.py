@@ -42,10 +42,11 @@ def stock_cfg(scope, base, tmp_path):
 
 def auto_model(arch, input_shape, scope, **kwargs):
     init_default_scope(scope)
-    return MODELS.build(dict(
-        type='PaSModel', architecture=arch, gates='auto',
-        macs_loss=dict(type='MACsLoss', target=0.99, loss_weight=1.0),
-        input_shape=input_shape, **kwargs))
+    kwargs.setdefault('macs_loss', dict(type='MACsLoss', target=0.99,
+                                        loss_weight=1.0))
+    return MODELS.build(dict(type='PaSModel', architecture=arch,
+                             gates='auto', input_shape=input_shape,
+                             **kwargs))
 
 
 def build_classifier(name, tmp_path, **kwargs):
@@ -285,3 +286,22 @@ default_hooks = dict(logger=dict(interval=1))
     gated, deployed = (ast.literal_eval(out.strip().splitlines()[-1])
                        for out in (gated, deployed))
     assert gated['accuracy/top1'] == deployed['accuracy/top1']
+
+
+def test_subnet_json_and_snap_work_unchanged(tmp_path):
+    """The search hook's snap, the subnet JSON and load_subnet on an
+    auto-gated model: gate names are the groups' root paths."""
+    model = build_classifier('mobilenet-v2', tmp_path,
+                             macs_loss=dict(type='MACsLoss', target=0.5))
+    assert 'gates.backbone-conv1-conv' in model.gates()
+    model.fix_gates(snap_tol=0.01)  # all kept -> snapped onto 50%
+    assert model.counter.kept_macs() == pytest.approx(
+        0.5 * model.macs_full, rel=0.011)
+    subnet = model.subnet()
+    path = tmp_path / 'subnet.json'
+    path.write_text(json.dumps(subnet))
+    again = build_classifier('mobilenet-v2', tmp_path, subnet=str(path),
+                             macs_loss=None)
+    assert again.searched
+    assert again.counter.kept_macs() == model.counter.kept_macs()
+    assert again.subnet()['layers'] == subnet['layers']
