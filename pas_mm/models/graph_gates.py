@@ -68,6 +68,7 @@ class MaskIndex:
     def __init__(self, size: int):
         self.gates: List[DBCGate] = []
         self.index = torch.zeros(size, dtype=torch.long)
+        self._terms = None  # cached by terms()
 
     def add(self, gate: DBCGate, positions: torch.Tensor,
             units: torch.Tensor) -> None:
@@ -76,6 +77,7 @@ class MaskIndex:
         i = self.gates.index(gate)
         offset = 1 + sum(g.num_channels for g in self.gates[:i])
         self.index[positions] = offset + units
+        self._terms = None
 
     def mask(self) -> torch.Tensor:
         """Float mask (size,), straight-through in the gate weights."""
@@ -90,13 +92,16 @@ class MaskIndex:
 
     def terms(self) -> Tuple[int, List[Tuple[DBCGate, int]]]:
         """(ungated positions, [(gate, positions per kept unit)])."""
+        if self._terms is not None:
+            return self._terms
         offset, terms = 1, []
         for g in self.gates:
             n = int(((self.index >= offset) &
                      (self.index < offset + g.num_channels)).sum())
             terms.append((g, n // g.num_channels))
             offset += g.num_channels
-        return int((self.index == 0).sum()), terms
+        self._terms = int((self.index == 0).sum()), terms
+        return self._terms
 
     def kept(self, kept: Callable[[DBCGate], object]):
         """Kept positions with ``kept(gate)`` units behind each gate."""
