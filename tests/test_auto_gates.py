@@ -18,10 +18,12 @@ from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS, init_default_scope
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from pas_mm.deploy import count_macs
 from pas_mm.deploy.pipeline import DeployError, export_verified
 from pas_mm.errors import PaSConfigError
+from pas_mm.models import raw_forward
 
 # stock config, input size
 CLASSIFIERS = {
@@ -81,8 +83,17 @@ def prune_a_third(model):
     model.fix_gates()
 
 
+def torch_flop_counter_macs(model, shape) -> float:
+    """Half the FLOPs torch's FlopCounterMode counts in the raw forward
+    (batch 1, ``shape`` = (C, H, W))."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        raw_forward(model.eval(), torch.zeros(1, *shape))
+    return counter.get_total_flops() / 2
+
+
 def deploys_exactly(model):
-    """Float64 deploy <= 1e-8, MACs = counter = FlopAnalyzer."""
+    """Float64 deploy <= 1e-8, MACs = counter = FlopAnalyzer = torch's
+    FlopCounter."""
     model.eval()
     cfg, state, deployed, diffs = export_verified(model)
     assert diffs['max_abs_diff_float64'] <= 1e-8
@@ -91,6 +102,8 @@ def deploys_exactly(model):
     assert count_macs(deployed, model.input_shape) == pytest.approx(kept)
     assert independent_macs(deployed, model.input_shape) == pytest.approx(
         kept, rel=1e-6)
+    assert torch_flop_counter_macs(deployed, model.input_shape) == \
+        pytest.approx(kept, rel=1e-6)
     assert cfg['type'] == 'PaSNarrowed' and cfg['shapes']
     return cfg, deployed
 
