@@ -18,6 +18,7 @@ import tempfile
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.registry import MODELS, init_default_scope
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -116,6 +117,7 @@ def main():
     parser.add_argument('--compare', action='store_true',
                         help='auto vs the hand-written gated backbone')
     args = parser.parse_args()
+    MMLogger.get_instance('mmengine', log_level='WARNING')  # a clean table
     configs = args.configs or (list(HAND_WRITTEN) if args.compare
                                else STOCK)
     head = ['config', 'path', 'input', 'gates (free widths)', 'not gated',
