@@ -18,8 +18,8 @@ activation lies between. Deploy removes the channels of every member
 Not gated, and listed in ``AutoGates.skipped`` with the reason: groups
 reaching the model's outputs (classifier, box / mask logits), groups with a
 LayerNorm / GroupNorm / InstanceNorm (they normalize across channels, so a
-channel cannot be removed alone), groups read unevenly (a slice), groups
-touching a module in ``ignored``.
+channel cannot be removed alone), groups a layer holds only part of (a
+slice), groups touching a module in ``ignored``.
 """
 from dataclasses import dataclass
 from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
@@ -347,7 +347,7 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
                 'only slice convs, linear layers and BatchNorm; list it in '
                 f"PaSModel(ignored=['{owner}']) to leave that group ungated")
         if reason is None:
-            reason = _uneven(members, units, gis, groups)
+            reason = _uneven(units, gis, groups, names)
         if reason is not None:
             skipped.append((root, reason))
             continue
@@ -395,9 +395,10 @@ def _size(m: nn.Module, side: str) -> int:
     return m.out_channels if side == 'out' else m.in_channels
 
 
-def _uneven(members, units, gis, groups) -> Optional[str]:
-    """Why the positions of a layer do not follow the units evenly (a
-    slice reads part of them), or None."""
+def _uneven(units, gis, groups, names) -> Optional[str]:
+    """Why the positions of a layer do not follow its group's units
+    evenly (a slice reads part of them; the MACs of such a layer would
+    depend on which units are kept, not on how many), or None."""
     for gi in gis:
         per_layer: Dict[Tuple[nn.Module, str], List[object]] = {}
         for m, side, pos, roots in groups[gi]:
@@ -408,8 +409,8 @@ def _uneven(members, units, gis, groups) -> Optional[str]:
         for (m, side), keys in per_layer.items():
             counts = {k: keys.count(k) for k in every}
             if len(set(counts.values())) > 1:
-                return (f'{type(m).__name__} reads its channels unevenly '
-                        '(a slice)')
+                return (f'{names[m]} ({type(m).__name__}) holds only part '
+                        "of its group's channels")
     return None
 
 
