@@ -239,6 +239,19 @@ def test_stock_detector_searches_and_deploys_exactly(name, tmp_path):
                          for k, v in changes.items()})
     torch.manual_seed(0)
     model = auto_model(cfg.model, (3, SIZE, SIZE), 'mmdet')
+    gated = {m for g in model.auto_gates.groups for m, side in g.members
+             if side == 'out'}
+    layers = {n for n, m in model.architecture.named_modules()
+              if isinstance(m, (nn.Conv2d, nn.Linear))}
+    ungated = {root: why for root, why in model.auto_gates.skipped}
+    if name == 'mask-rcnn-r50':
+        # every layer but the outputs (RPN, box, mask logits) is gated,
+        # the frozen stem and layer1 included
+        assert layers - gated == set(ungated)
+        assert all('output' in why for why in ungated.values())
+    else:  # RTMDet: 4 CSP layers with attention are held in part
+        assert len(model.auto_gates.groups) == 56
+        assert sum('output' not in why for why in ungated.values()) == 4
     search_step(model, train_batch())
     prune_a_third(model)
     deploys_exactly(model)

@@ -250,8 +250,12 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
     was_training = model.training
     try:
         with torch.enable_grad():
+            # an input requiring grad: the graph follows autograd, which
+            # would skip frozen layers (frozen_stages) before the first
+            # trainable weight
             dg = tp.DependencyGraph().build_dependency(
-                model, example, forward_fn=traced, verbose=False)
+                model, example.clone().requires_grad_(True),
+                forward_fn=traced, verbose=False)
     except Exception as e:
         raise PaSConfigError(
             f"gates='auto': Torch-Pruning could not trace "
