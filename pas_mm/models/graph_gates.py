@@ -221,109 +221,16 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
         PaSConfigError: a module carrying gated channels that pas_mm cannot
             slice (its path and type named, with the ``ignored`` option).
     """
-    tp = _torch_pruning()
-    from torch_pruning.ops import OPTYPE
     names = {m: n for n, m in model.named_modules()}
     unknown = [p for p in ignored if not any(_matches(n, [p]) for n in
                                              names.values())]
     if unknown:
         raise PaSConfigError(f'ignored: no module {unknown[0]!r} in '
                              f'{type(model).__name__}')
-    out_fns, produced, readers = set(), {}, {}
-
-    def traced(m, x):
-        out = forward(m, x)
-        out_fns.update(t.grad_fn for t in _tensors(out))
-        return out
-
-    def record(module, inputs, output):
-        for t in _tensors(output):
-            produced[t.grad_fn] = module
-
-    def record_reader(module, inputs, output):
-        readers.setdefault(module, _tensors(inputs)[0].grad_fn)
-
-    hooks = [m.register_forward_hook(record) for m in model.modules()
-             if isinstance(m, SLICEABLE + CROSS_CHANNEL_NORMS)]
-    hooks += [m.register_forward_hook(record_reader) for m in model.modules()
-              if _width_attr(m)]
-    was_training = model.training
-    try:
-        with torch.enable_grad():
-            # an input requiring grad: the graph follows autograd, which
-            # would skip frozen layers (frozen_stages) before the first
-            # trainable weight
-            dg = tp.DependencyGraph().build_dependency(
-                model, example.clone().requires_grad_(True),
-                forward_fn=traced, verbose=False)
-    except Exception as e:
-        raise PaSConfigError(
-            f"gates='auto': Torch-Pruning could not trace "
-            f'{type(model).__name__} ({type(e).__name__}: {e})') from e
-    finally:
-        model.train(was_training)
-        for h in hooks:
-            h.remove()
-    outputs = {produced[f] for f in out_fns if f in produced}
+    dg, outputs, produced, readers = _trace(model, example, forward)
     order = {m: i for i, m in enumerate(names)}
-
-    # one entry per Torch-Pruning group: members or the reason to skip
-    groups, reasons = [], []
-    for group in dg.get_all_groups():
-        members, reason = [], None
-        for item in group.items:
-            node, m = item.dep.target, item.dep.target.module
-            name = (dg._param_to_name.get(m, 'a parameter')
-                    if isinstance(m, nn.Parameter) else names.get(m))
-            side = (_side(dg, m, item.dep.handler)
-                    if isinstance(m, SLICEABLE) else None)
-            if node.type == OPTYPE.OUTPUT:
-                reason = reason or 'reaches the model outputs'
-            elif side == 'out' and m in outputs:
-                reason = reason or f'{name} is an output layer'
-            elif isinstance(m, CROSS_CHANNEL_NORMS):
-                reason = reason or (f'{name} ({type(m).__name__}) normalizes '
-                                    'across channels')
-            elif name is not None and _matches(name, ignored):
-                reason = reason or f'{name} is ignored'
-            if side is not None:
-                members.append((m, side,
-                                torch.as_tensor(item.idxs, dtype=torch.long),
-                                torch.as_tensor(item.root_idxs,
-                                                dtype=torch.long)))
-            elif isinstance(m, nn.Parameter) or node.type not in (
-                    OPTYPE.ELEMENTWISE, OPTYPE.CONCAT, OPTYPE.SPLIT,
-                    OPTYPE.RESHAPE, OPTYPE.SLICE, OPTYPE.UNBIND,
-                    OPTYPE.EXPAND, OPTYPE.OUTPUT, OPTYPE.LN, OPTYPE.GN,
-                    OPTYPE.IN):
-                members.append((m, 'unsupported', name, None))
-        groups.append(members)
-        reasons.append(reason)
-
-    # units: a grouped conv ties its input and output channels per group
-    units = _Units()
-    for gi, members in enumerate(groups):
-        for m, side, pos, roots in members:
-            if side == 'unsupported':
-                continue
-            for p, r in zip(pos.tolist(), roots.tolist()):
-                units.find((gi, r))
-                if isinstance(m, _ConvNd) and m.groups > 1 and \
-                        not is_depthwise(m):
-                    per_group = (m.in_channels if side == 'in' else
-                                 m.out_channels) // m.groups
-                    units.union((gi, r), ('conv', id(m), p // per_group))
-    # groups joined through a grouped conv share one gate
-    joined = _Units()
-    for gi, members in enumerate(groups):
-        for m, side, pos, roots in members:
-            if side != 'unsupported':
-                for r in roots.tolist():
-                    joined.union(gi, ('unit', units.find((gi, r))))
-    comps: Dict[object, List[int]] = {}
-    for gi in range(len(groups)):
-        if any(s != 'unsupported' for _, s, _, _ in groups[gi]):
-            comps.setdefault(joined.find(gi), []).append(gi)
+    groups, reasons = _members(dg, names, outputs, ignored)
+    units, comps = _components(groups)
 
     gate_cfg = dict(gate_cfg or {})
     gates = nn.ModuleDict()
@@ -333,7 +240,7 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
     for n, m in model.named_modules(remove_duplicate=False):
         paths.setdefault(m, []).append(n)
     layer_dims: Dict[Tuple[nn.Module, str], MaskIndex] = {}
-    for gis in comps.values():
+    for gis in comps:
         members = [mb for gi in gis for mb in groups[gi]]
         producers = sorted((m for m, side, _, _ in members
                             if side == 'out' and not isinstance(
@@ -389,6 +296,127 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
 def _width_attr(m: nn.Module) -> Optional[str]:
     return next((WIDTH_ATTRS[c.__name__] for c in type(m).__mro__
                  if c.__name__ in WIDTH_ATTRS), None)
+
+
+def _components(groups):
+    """Units and gates of the Torch-Pruning groups.
+
+    A unit is a set of (group, root channel) kept or dropped together: one
+    channel, or (through a grouped conv, which ties its input and output
+    channels per conv group) the channels of one conv group in both its
+    input and output groups; groups sharing units share one gate.
+
+    Returns:
+        (union-find of the units, lists of group indices: one per gate)
+    """
+    units = _Units()
+    for gi, members in enumerate(groups):
+        for m, side, pos, roots in members:
+            if side == 'unsupported':
+                continue
+            for p, r in zip(pos.tolist(), roots.tolist()):
+                units.find((gi, r))
+                if isinstance(m, _ConvNd) and m.groups > 1 and \
+                        not is_depthwise(m):
+                    per_group = (m.in_channels if side == 'in' else
+                                 m.out_channels) // m.groups
+                    units.union((gi, r), ('conv', id(m), p // per_group))
+    joined = _Units()
+    for gi, members in enumerate(groups):
+        for m, side, pos, roots in members:
+            if side != 'unsupported':
+                for r in roots.tolist():
+                    joined.union(gi, ('unit', units.find((gi, r))))
+    comps: Dict[object, List[int]] = {}
+    for gi in range(len(groups)):
+        if any(s != 'unsupported' for _, s, _, _ in groups[gi]):
+            comps.setdefault(joined.find(gi), []).append(gi)
+    return units, list(comps.values())
+
+
+def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
+    """Torch-Pruning's graph of one ``forward(model, example)``.
+
+    Returns:
+        (graph, the layers whose outputs are model outputs, grad_fn -> the
+        layer producing it, width-option module -> grad_fn of its input)
+    """
+    tp = _torch_pruning()
+    out_fns, produced, readers = set(), {}, {}
+
+    def traced(m, x):
+        out = forward(m, x)
+        out_fns.update(t.grad_fn for t in _tensors(out))
+        return out
+
+    def record(module, inputs, output):
+        for t in _tensors(output):
+            produced[t.grad_fn] = module
+
+    def record_reader(module, inputs, output):
+        readers.setdefault(module, _tensors(inputs)[0].grad_fn)
+
+    hooks = [m.register_forward_hook(record) for m in model.modules()
+             if isinstance(m, SLICEABLE + CROSS_CHANNEL_NORMS)]
+    hooks += [m.register_forward_hook(record_reader) for m in model.modules()
+              if _width_attr(m)]
+    was_training = model.training
+    try:
+        with torch.enable_grad():
+            # an input requiring grad: the graph follows autograd, which
+            # would skip frozen layers (frozen_stages) before the first
+            # trainable weight
+            dg = tp.DependencyGraph().build_dependency(
+                model, example.clone().requires_grad_(True),
+                forward_fn=traced, verbose=False)
+    except Exception as e:
+        raise PaSConfigError(
+            f"gates='auto': Torch-Pruning could not trace "
+            f'{type(model).__name__} ({type(e).__name__}: {e})') from e
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    outputs = {produced[f] for f in out_fns if f in produced}
+    return dg, outputs, produced, readers
+
+
+def _members(dg, names, outputs, ignored):
+    """Per Torch-Pruning group: its members (module, 'out' | 'in' |
+    'unsupported', positions, root channels) and the reason it stays
+    ungated (None: gate it)."""
+    from torch_pruning.ops import OPTYPE
+    passive = (OPTYPE.ELEMENTWISE, OPTYPE.CONCAT, OPTYPE.SPLIT,
+               OPTYPE.RESHAPE, OPTYPE.SLICE, OPTYPE.UNBIND, OPTYPE.EXPAND,
+               OPTYPE.OUTPUT, OPTYPE.LN, OPTYPE.GN, OPTYPE.IN)
+    groups, reasons = [], []
+    for group in dg.get_all_groups():
+        members, reason = [], None
+        for item in group.items:
+            node, m = item.dep.target, item.dep.target.module
+            name = (dg._param_to_name.get(m, 'a parameter')
+                    if isinstance(m, nn.Parameter) else names.get(m))
+            side = (_side(dg, m, item.dep.handler)
+                    if isinstance(m, SLICEABLE) else None)
+            if node.type == OPTYPE.OUTPUT:
+                reason = reason or 'reaches the model outputs'
+            elif side == 'out' and m in outputs:
+                reason = reason or f'{name} is an output layer'
+            elif isinstance(m, CROSS_CHANNEL_NORMS):
+                reason = reason or (f'{name} ({type(m).__name__}) normalizes '
+                                    'across channels')
+            elif name is not None and _matches(name, ignored):
+                reason = reason or f'{name} is ignored'
+            if side is not None:
+                members.append((m, side,
+                                torch.as_tensor(item.idxs, dtype=torch.long),
+                                torch.as_tensor(item.root_idxs,
+                                                dtype=torch.long)))
+            elif isinstance(m, nn.Parameter) or node.type not in passive:
+                members.append((m, 'unsupported', name, None))
+        groups.append(members)
+        reasons.append(reason)
+    return groups, reasons
 
 
 def _size(m: nn.Module, side: str) -> int:
