@@ -53,7 +53,8 @@ class PaSModel(PaSSearchMixin, BaseModel):
             coupled with the coefficients: ``num_protos``). True gates every
             head; a list only the named ones, e.g. ``['bbox_head']``.
         part_gate_cfg (dict, optional): :class:`DBCGate` arguments of the
-            neck and head gates (e.g. ``dict(min_keep=8)``).
+            neck and head gates, or of every gate under ``gates='auto'``
+            (e.g. ``dict(min_keep=8)``).
         subnet (str, optional): a subnet JSON written by ``PaSSearchHook``;
             its masks are applied and fixed (fine-tune a searched width
             without its checkpoint).
