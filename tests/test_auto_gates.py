@@ -124,7 +124,9 @@ def test_stock_classifier_searches_and_deploys_exactly(name, tmp_path):
 def test_grouped_conv_gates_whole_groups(tmp_path):
     """ResNeXt's 3x3 conv (32 groups) ties its input and output channels:
     one gate of 32 units; the deployed conv has groups = kept units."""
-    model = build_classifier('resnext-50', tmp_path)
+    model = build_classifier('resnext-50', tmp_path,
+                             part_gate_cfg=dict(min_keep=8))
+    assert {g.min_keep for g in model.gates().values()} == {8}
     group = next(g for g in model.auto_gates.groups
                  if ('backbone.layer1.0.conv2', 'out') in g.members)
     assert group.path == 'gates.backbone-layer1-0-conv1'
@@ -137,6 +139,11 @@ def test_grouped_conv_gates_whole_groups(tmp_path):
     conv = deployed.backbone.layer1[0].conv2
     assert (conv.groups, conv.in_channels, conv.out_channels) == (16, 64, 64)
     assert cfg['shapes']['backbone.layer1.0.conv2'] == [64, 4, 16]
+    # RegNetX-400MF's first stage has 2 conv groups: min_keep is capped
+    model = build_classifier('regnetx-400mf', tmp_path,
+                             part_gate_cfg=dict(min_keep=8))
+    small = [g for g in model.gates().values() if g.num_channels < 8]
+    assert small and all(g.min_keep == g.num_channels for g in small)
 
 
 def test_layer_norm_groups_stay_ungated_and_say_why(tmp_path):

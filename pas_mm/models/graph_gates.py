@@ -215,7 +215,8 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
         example: (1, C, H, W) input for the trace.
         forward: ``forward(model, x)`` -> the raw outputs (no NMS).
         ignored: module paths (or path prefixes) whose groups stay ungated.
-        gate_cfg: :class:`DBCGate` arguments (e.g. ``dict(min_keep=2)``).
+        gate_cfg: :class:`DBCGate` arguments (e.g. ``dict(min_keep=8)``;
+            a gate with fewer units keeps ``min_keep`` = its units).
 
     Raises:
         PaSConfigError: a module carrying gated channels that pas_mm cannot
@@ -268,7 +269,9 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
                 for r in roots.tolist():
                     unit_ids.setdefault(units.find((gi, r)), len(unit_ids))
         key = root.replace('.', '-')
-        gates[key] = gate = DBCGate(len(unit_ids), **gate_cfg)
+        n = len(unit_ids)  # min_keep at most the gate's units
+        gates[key] = gate = DBCGate(n, **dict(
+            gate_cfg, min_keep=min(gate_cfg.get('min_keep', 1), n)))
         for gi in gis:
             for m, side, pos, roots in groups[gi]:
                 size = _size(m, side)
