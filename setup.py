@@ -7,7 +7,7 @@ setup(
     packages=find_packages(include=['pas_mm', 'pas_mm.*']),
     python_requires='>=3.10',
     install_requires=['mmengine==0.10.7', 'mmcv==2.1.0', 'mmpretrain==1.2.0',
-                      'mmdet==3.3.0'],
+                      'mmdet==3.3.0', 'torch-pruning==1.6.1'],
     extras_require={
         # CycleGAN (pas_mm.gan); install with `bash tools/install.sh
         # --with-mmagic`, which also holds torch, mmcv and OpenCV at the

@@ -32,11 +32,15 @@ def main():
         parser.exit(1, f'count_macs: error: {e}\n')
     gates = model.gates()
     full = model.macs_full
+
+    def part(name):  # 'backbone.layer1.0.gate', 'gates.neck-lateral_convs...'
+        return (name.split('.')[0] if not name.startswith('gates.') else
+                name.split('.')[1].split('-')[0])
+
     backbone_only = model.counter.macs_of({
-        g: g.min_keep if name.startswith('backbone.') else g.num_channels
+        g: g.min_keep if part(name) == 'backbone' else g.num_channels
         for name, g in gates.items()})
-    parts = Counter(name.split('.')[0] if not name.startswith('gates.') else
-                    name.split('.')[1].split('-')[0] for name in gates)
+    parts = Counter(part(name) for name in gates)
 
     def line(label, macs):
         return f'{label:<34}{format_macs(macs):>10}  {100 * macs / full:5.1f}%'

@@ -5,7 +5,9 @@
 #   torch 2.13.0 + torchvision 0.28.0 (PyPI builds; "===" avoids the local
 #   CPU-only torch file, which breaks torchvision), mmengine 0.10.7,
 #   mmcv 2.1.0 built from source with ops (needs setuptools >=77,<81 for
-#   pkg_resources; pip caches the built wheel), mmdet 3.3.0, mmpretrain 1.2.0.
+#   pkg_resources; pip caches the built wheel), mmdet 3.3.0, mmpretrain 1.2.0,
+#   torch-pruning 1.6.1 (pure Python, --no-deps; the channel groups of
+#   PaSModel(gates='auto')).
 #   numpy is held below 2: mmcv 2.1.0 / mmdet 3.3.0 predate numpy 2.
 #
 #   --with-mmagic: also the optional mmagic 1.2.0 extra (CycleGAN,
@@ -48,11 +50,12 @@ import mmagic.models, mmagic.datasets  # noqa' 2>/dev/null; then
 if $PY -I - <<'PYCHK' 2>/dev/null; then
 import importlib.metadata as md
 want = {'torch': '2.13.0', 'torchvision': '0.28.0', 'mmengine': '0.10.7',
-        'mmcv': '2.1.0', 'mmdet': '3.3.0', 'mmpretrain': '1.2.0'}
+        'mmcv': '2.1.0', 'mmdet': '3.3.0', 'mmpretrain': '1.2.0',
+        'torch-pruning': '1.6.1'}
 for name, ver in want.items():
     assert md.version(name).split('+')[0] == ver, name
 import os
-import torchvision, mmcv.ops, mmdet.models, mmpretrain.models, pycocotools, matplotlib, sklearn, pytest, pas_mm  # noqa
+import torchvision, mmcv.ops, mmdet.models, mmpretrain.models, pycocotools, matplotlib, sklearn, pytest, torch_pruning, pas_mm  # noqa
 # pas_mm must be this checkout's (editable install), not another clone's
 assert os.path.dirname(pas_mm.__file__) == os.path.abspath('pas_mm')
 PYCHK
@@ -67,6 +70,8 @@ $PIP "torch===2.13.0" "torchvision==0.28.0" "numpy<2"
 $PIP "mmengine==0.10.7" "opencv-python<4.11" "numpy<2"
 MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP --no-build-isolation "mmcv==2.1.0"
 $PIP "mmdet==3.3.0" "mmpretrain==1.2.0" pycocotools matplotlib scikit-learn pytest "numpy<2" "opencv-python<4.11"
+# pure Python; gates='auto' takes its channel groups (no deps: keeps the stack)
+$PIP --no-deps "torch-pruning==1.6.1"
 $PIP --no-build-isolation --no-deps -e .
 if [ "$WITH_MMAGIC" = 1 ]; then install_mmagic; fi
 echo "[install] done"

@@ -7,6 +7,7 @@
 #   bash tools/run_demo.sh yolact          # YOLACT-R50 on the COCO-format shapes
 #   bash tools/run_demo.sh yolact_repvgg   # YOLACT with a RepVGG-A0 backbone
 #   bash tools/run_demo.sh yolact_neck_head  # YOLACT-R50, FPN + heads gated too
+#   bash tools/run_demo.sh rtmdet_ins      # RTMDet-Ins-tiny, gates='auto'
 #   bash tools/run_demo.sh cyclegan        # CycleGAN, ELPV mono <-> poly cells
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,11 +42,11 @@ case "$DEMO" in
     CONFIG=configs/pas_repvgg_digits.py
     METRICS="accuracy/top1"
     python3 tools/make_digits.py --out data/digits ;;
-  yolact|yolact_repvgg|yolact_neck_head)
+  yolact|yolact_repvgg|yolact_neck_head|rtmdet_ins)
     CONFIG=configs/pas_$DEMO.py
     METRICS="coco/bbox_mAP coco/segm_mAP"
     python3 tools/make_coco_demo.py --out data/coco_demo ;;
-  *) echo "unknown demo '$DEMO' (digits, yolact, yolact_repvgg, yolact_neck_head, cyclegan)" >&2; exit 2 ;;
+  *) echo "unknown demo '$DEMO' (digits, yolact, yolact_repvgg, yolact_neck_head, rtmdet_ins, cyclegan)" >&2; exit 2 ;;
 esac
 WORK=${WORK:-work_dirs/$(basename "$CONFIG" .py)}
 python3 tools/train.py "$CONFIG" --work-dir "$WORK"

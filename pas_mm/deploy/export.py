@@ -1,10 +1,12 @@
 """Turn a searched PaSModel into a plain pruned, reparameterized model."""
 import copy
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from mmengine.registry import MODELS
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.conv import _ConvNd
 
 from ..models import PaSModel
 from ..models.backbones.gated_backbone import (GatedBackboneMixin,
@@ -39,6 +41,8 @@ def export_deploy(model: PaSModel) -> Tuple[dict, Dict[str, torch.Tensor]]:
                            'deploy needs the architecture config to rewrite')
     arch = model.architecture
     cfg = copy.deepcopy(dict(model.architecture_cfg))
+    if model.auto_gates is not None:
+        return export_graph_gated(arch, model.auto_gates, cfg)
     state = {k: v.detach().clone() for k, v in arch.state_dict().items()}
     if isinstance(arch.backbone, GatedBackboneMixin):
         updates, backbone_state = arch.backbone.export_deploy()
@@ -57,6 +61,78 @@ def export_deploy(model: PaSModel) -> Tuple[dict, Dict[str, torch.Tensor]]:
     slice_gate_groups(arch, model.gate_groups, state, cfg,
                       traced=set(model.consumers))
     return narrowed_cfg(cfg, state), state
+
+
+def export_graph_gated(arch: nn.Module, auto, cfg: dict
+                       ) -> Tuple[dict, Dict[str, torch.Tensor]]:
+    """Deploy form of an auto-gated model (``gates='auto'``).
+
+    Every member of a gated channel group loses its pruned channels (conv /
+    linear outputs and inputs, norm channels; a depth-wise or grouped conv
+    its pruned groups); the gates are dropped. The config is ``PaSNarrowed``:
+    the stock ``cfg`` plus the shape of every changed layer, by each path
+    that reaches it (a conv shared across levels is listed under each), and
+    the width options that follow a kept width (``attrs``).
+    """
+    state = {k: v.detach().clone() for k, v in arch.state_dict().items()
+             if not k.startswith('gates.')}
+    shapes = {}
+    for path, m in arch.named_modules(remove_duplicate=False):
+        out_keep, in_keep = auto.keep(path, 'out'), auto.keep(path, 'in')
+        if out_keep is None and in_keep is None:
+            continue
+        shape = slice_layer(m, path, state, out_keep, in_keep)
+        if shape != _shape_of(m):
+            shapes[path] = shape
+    cfg = dict(type='PaSNarrowed', model=cfg, shapes=shapes)
+    if auto.width_attrs:
+        cfg['attrs'] = {path: {attr: int(index.keep().sum())}
+                        for path, attr, index in auto.width_attrs}
+    return cfg, state
+
+
+def _shape_of(m: nn.Module) -> list:
+    """The layer's shape in :func:`narrow_layer`'s terms."""
+    if isinstance(m, _BatchNorm):
+        return [m.num_features]
+    shape = list(m.weight.shape[:2])
+    return shape + [m.groups] if isinstance(m, _ConvNd) else shape
+
+
+def slice_layer(m: nn.Module, path: str, state: dict,
+                out_keep: Optional[torch.Tensor],
+                in_keep: Optional[torch.Tensor]) -> list:
+    """Keep the ``out_keep`` output and ``in_keep`` input channels of one
+    conv / linear / BatchNorm in ``state`` (keys ``path.*``); returns its
+    new shape (:func:`narrow_layer`'s format, groups included for convs).
+
+    A depth-wise conv keeps ``groups`` = kept channels; a grouped conv
+    drops whole groups (its gate's units), so its per-group input width
+    stays.
+    """
+    def cut(key, keep, dim):
+        if keep is not None and f'{path}.{key}' in state:
+            state[f'{path}.{key}'] = state[f'{path}.{key}'].index_select(
+                dim, keep.nonzero().flatten())
+
+    if isinstance(m, _BatchNorm):
+        for key in ('weight', 'bias', 'running_mean', 'running_var'):
+            cut(key, out_keep, 0)
+        return [m.num_features if out_keep is None else int(out_keep.sum())]
+    out_dim, in_dim = (1, 0) if getattr(m, 'transposed', False) else (0, 1)
+    cut('weight', out_keep, out_dim)
+    cut('bias', out_keep, 0)
+    if isinstance(m, nn.Linear) or m.groups == 1:
+        cut('weight', in_keep, in_dim)
+    shape = list(state[f'{path}.weight'].shape[:2])
+    if isinstance(m, nn.Linear):
+        return shape
+    if m.transposed and m.groups > 1:
+        raise RuntimeError(f'{path}: grouped transposed convs cannot be '
+                           'pruned')
+    out = shape[out_dim]
+    groups = m.groups if m.groups == 1 else out * m.groups // m.out_channels
+    return shape + [groups]
 
 
 def slice_inputs(layer, name: str, state: dict, keep: torch.Tensor) -> None:

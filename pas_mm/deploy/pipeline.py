@@ -18,7 +18,8 @@ from ..models import PaSModel, raw_forward
 from ..models.losses import format_macs
 from .export import build_deployed, export_deploy
 from .onnx_export import OnnxError, export_onnx
-from .verify import count_macs, count_params, max_abs_diff, measure_latency
+from .verify import (count_macs, count_params, first_divergent_layer,
+                     max_abs_diff, measure_latency)
 
 
 class DeployError(RuntimeError):
@@ -118,9 +119,20 @@ def export_verified(model: PaSModel, atol: float = 1e-4
             raw_forward(model64.architecture, inputs.double()),
             raw_forward(deployed64, inputs.double()))
     if not exact_diff <= atol:
+        where = ''
+        auto = model64.auto_gates
+        if auto is not None:
+            layer = first_divergent_layer(
+                model64.architecture, deployed64,
+                lambda m: raw_forward(m, inputs.double()),
+                lambda path: auto.keep(path, 'out'), atol)
+            where = (f'; the first layer that differs is {layer}: its input '
+                     'mixes channels in an op the dependency graph did not '
+                     'see; list it in PaSModel(ignored=[...])'
+                     if layer else '')
         raise DeployError(
             f'deployed model differs from the gated model: max abs diff '
-            f'{exact_diff:.3g} > {atol} (float64); nothing written')
+            f'{exact_diff:.3g} > {atol} (float64){where}; nothing written')
     state = {k: v.float() if v.is_floating_point() else v
              for k, v in state64.items()}
     deployed = build_deployed(arch_cfg, state).to(device)

@@ -1,6 +1,6 @@
 """Output equivalence, MACs, params and CPU latency of a model."""
 import time
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 import torch
 from mmengine.structures import BaseDataElement
@@ -35,6 +35,45 @@ def max_abs_diff(a, b) -> float:
             f'{[tuple(t.shape) for t in ta]} vs {[tuple(t.shape) for t in tb]}')
     return max((float((x.double() - y.double()).abs().max()) if x.numel()
                 else 0. for x, y in zip(ta, tb)), default=0.)
+
+
+def first_divergent_layer(gated: nn.Module, deployed: nn.Module,
+                          run: Callable[[nn.Module], object],
+                          keep: Callable[[str], Optional[torch.Tensor]],
+                          atol: float) -> Optional[str]:
+    """The first layer, in call order, whose deployed output differs from
+    the gated one by more than ``atol``, as ``'path (Type)'``; None if none.
+
+    Both models run once (``run(model)``); the gated output is taken at the
+    kept channels ``keep(path)`` (dim 1, a linear layer's last dim; None:
+    all), leaf modules only, first call of each.
+    """
+    outputs = ({}, {})
+    handles = []
+    for model, out in zip((gated, deployed), outputs):
+        for path, m in model.named_modules():
+            if not list(m.children()):
+                handles.append(m.register_forward_hook(
+                    lambda m, i, o, path=path, out=out: out.setdefault(
+                        path, o if isinstance(o, torch.Tensor) else None)))
+    try:
+        with torch.no_grad():
+            run(gated), run(deployed)
+    finally:
+        for h in handles:
+            h.remove()
+    for path, b in outputs[1].items():
+        a = outputs[0].get(path)
+        if a is None or b is None:
+            continue
+        m = gated.get_submodule(path)
+        k = keep(path)
+        if k is not None:
+            a = a.index_select(-1 if isinstance(m, nn.Linear) else 1,
+                               k.nonzero().flatten().to(a.device))
+        if a.shape == b.shape and float((a - b).abs().max()) > atol:
+            return f'{path} ({type(m).__name__})'
+    return None
 
 
 def count_macs(model: nn.Module, input_shape) -> float:

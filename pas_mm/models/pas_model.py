@@ -14,6 +14,7 @@ from .backbones.gated_backbone import GatedBackboneMixin
 from .backbones.stock_backbone import gated_backbone_cfg
 from .deploy_builder import build_deployed_model
 from .gated_parts import build_gate_groups, group_layers
+from .graph_gates import build_auto_gates, graph_counter
 from .latency_table import LatencyTable
 from .macs_counter import MACsCounter
 from .pas_search_mixin import PaSSearchMixin
@@ -53,10 +54,19 @@ class PaSModel(PaSSearchMixin, BaseModel):
             coupled with the coefficients: ``num_protos``). True gates every
             head; a list only the named ones, e.g. ``['bbox_head']``.
         part_gate_cfg (dict, optional): :class:`DBCGate` arguments of the
-            neck and head gates (e.g. ``dict(min_keep=8)``).
+            neck and head gates, or of every gate under ``gates='auto'``
+            (e.g. ``dict(min_keep=8)``).
         subnet (str, optional): a subnet JSON written by ``PaSSearchHook``;
             its masks are applied and fixed (fine-tune a searched width
             without its checkpoint).
+        gates (str, optional): ``'auto'``: leave the stock model as it is
+            and put one gate on each channel group of its dependency graph
+            (Torch-Pruning, traced once at ``input_shape``; see
+            :mod:`pas_mm.models.graph_gates`); ``backbone``, ``gate_neck``
+            and ``gate_heads`` must then be unset. None: the gated backbone
+            and parts above.
+        ignored (list[str]): with ``gates='auto'``, module paths (or
+            prefixes, e.g. ``'neck'``) whose channel groups stay ungated.
         data_preprocessor (dict, optional): passed to ``architecture`` when
             it has none (the Runner puts the config's top-level
             ``data_preprocessor`` here).
@@ -72,6 +82,8 @@ class PaSModel(PaSSearchMixin, BaseModel):
                  gate_heads: Union[bool, Sequence[str]] = False,
                  part_gate_cfg: Optional[dict] = None,
                  subnet: Optional[str] = None,
+                 gates: Optional[str] = None,
+                 ignored: Sequence[str] = (),
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -89,6 +101,15 @@ class PaSModel(PaSSearchMixin, BaseModel):
             self.architecture_cfg = None
         self.architecture = architecture
         self.data_preprocessor = architecture.data_preprocessor
+        self.input_shape = tuple(input_shape)
+        self.auto_gates = None
+        if gates is not None:
+            self._build_auto(gates, backbone, gate_neck or gate_heads,
+                             ignored, part_gate_cfg, macs_loss, subnet)
+            return
+        if ignored:
+            raise PaSConfigError("PaSModel: ignored is an option of "
+                                 "gates='auto'")
         self.gate_groups = build_gate_groups(
             architecture, gate_neck, gate_heads,
             part_gate_cfg) if gate_neck or gate_heads else []
@@ -110,7 +131,6 @@ class PaSModel(PaSSearchMixin, BaseModel):
         gated, out_repeat = group_layers(self.gate_groups)
         if backbone is not None:
             gated.update(backbone.gated_layers())
-        self.input_shape = tuple(input_shape)
         self.counter, self.consumers = MACsCounter.profile(
             architecture,
             lambda: raw_forward(architecture,
@@ -124,6 +144,35 @@ class PaSModel(PaSSearchMixin, BaseModel):
             gated_outputs={m: g.gate for g in self.gate_groups
                            for m in g.outputs},
             out_repeat=out_repeat)
+        self.macs_full = self.counter.full()
+        self.macs_min = self.counter.minimum()
+        self._build_macs_loss(macs_loss, subnet)
+        if subnet is not None:
+            self.load_subnet(subnet)
+
+    def _build_auto(self, gates, backbone, parts, ignored, gate_cfg,
+                    macs_loss, subnet) -> None:
+        """Gates from the dependency graph; counter from their groups."""
+        if gates != 'auto':
+            raise PaSConfigError(f"PaSModel: gates={gates!r}; use 'auto' "
+                                 'or leave it unset')
+        if backbone is not None or parts:
+            raise PaSConfigError(
+                "PaSModel: gates='auto' gates the stock model itself; "
+                'remove backbone / gate_neck / gate_heads')
+        if macs_loss is not None and macs_loss.get('type') == 'LatencyLoss':
+            raise PaSConfigError("PaSModel: gates='auto' supports MACsLoss "
+                                 'only (LatencyLoss not yet)')
+        arch = self.architecture
+        self.auto_gates = build_auto_gates(
+            arch, torch.zeros(1, *self.input_shape),
+            lambda m, x: raw_forward(m, x, training_branches=True),
+            ignored, gate_cfg)
+        self.gate_groups, self.consumers = [], {}
+        self.counter = graph_counter(
+            arch, lambda: raw_forward(arch, torch.zeros(1, *self.input_shape),
+                                      training_branches=True),
+            self.auto_gates, ignored=training_only_layers(arch))
         self.macs_full = self.counter.full()
         self.macs_min = self.counter.minimum()
         self._build_macs_loss(macs_loss, subnet)

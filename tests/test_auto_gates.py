@@ -1,0 +1,340 @@
+"""gates='auto': channel groups from the dependency graph on stock models.
+
+Each stock config: one search step through the task and MACs losses
+reaches every gate, a third of every gate is pruned, the deployed model
+(stock config + per-layer shapes) equals the gated one in float64 and its
+MACs equal the counter's and mmengine's FlopAnalyzer's.
+"""
+import ast
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import ROOT, independent_macs
+from mmengine.config import Config
+from mmengine.model import BaseModel
+from mmengine.registry import MODELS, init_default_scope
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from pas_mm.deploy import count_macs
+from pas_mm.deploy.pipeline import DeployError, export_verified
+from pas_mm.errors import PaSConfigError
+from pas_mm.models import raw_forward
+
+# stock config, input size
+CLASSIFIERS = {
+    'mobilenet-v2': ('mobilenet_v2/mobilenet-v2_8xb32_in1k.py', 32),
+    'resnext-50': ('resnext/resnext50-32x4d_8xb32_in1k.py', 32),
+    'efficientnet-b0': ('efficientnet/efficientnet-b0_8xb32_in1k.py', 32),
+    'regnetx-400mf': ('regnet/regnetx-400mf_8xb128_in1k.py', 32),
+    'convnext-t': ('convnext/convnext-tiny_32xb128_in1k.py', 32),
+}
+
+
+def stock_cfg(scope, base, tmp_path):
+    cfg_file = osp.join(tmp_path, 'cfg.py')
+    with open(cfg_file, 'w') as f:
+        f.write(f"_base_ = ['{scope}::{base}']\n")
+    return Config.fromfile(cfg_file)
+
+
+def auto_model(arch, input_shape, scope, **kwargs):
+    init_default_scope(scope)
+    kwargs.setdefault('macs_loss', dict(type='MACsLoss', target=0.99,
+                                        loss_weight=1.0))
+    return MODELS.build(dict(type='PaSModel', architecture=arch,
+                             gates='auto', input_shape=input_shape,
+                             **kwargs))
+
+
+def build_classifier(name, tmp_path, **kwargs):
+    base, size = CLASSIFIERS[name]
+    cfg = stock_cfg('mmpretrain', base, tmp_path)
+    return auto_model(cfg.model, (3, size, size), 'mmpretrain', **kwargs)
+
+
+def classifier_batch(size):
+    from mmpretrain.structures import DataSample
+    return (torch.randn(2, 3, size, size),
+            [DataSample().set_gt_label(3), DataSample().set_gt_label(5)])
+
+
+def search_step(model, batch):
+    """One training step's losses reach every gate."""
+    model.train()
+    losses = model(*batch, mode='loss')
+    assert 'loss_macs' in losses
+    total = sum(v.sum() for k, v in losses.items() if 'loss' in k
+                for v in (v if isinstance(v, list) else [v]))
+    total.backward()
+    gates = model.gates()
+    assert gates and all(g.weight.grad is not None for g in gates.values())
+    assert all(g.weight.grad.abs().sum() > 0 for g in gates.values())
+
+
+def prune_a_third(model):
+    with torch.no_grad():
+        for g in model.gates().values():
+            g.weight[::3] = 0.
+    model.fix_gates()
+
+
+def torch_flop_counter_macs(model, shape) -> float:
+    """Half the FLOPs torch's FlopCounterMode counts in the raw forward
+    (batch 1, ``shape`` = (C, H, W))."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        raw_forward(model.eval(), torch.zeros(1, *shape))
+    return counter.get_total_flops() / 2
+
+
+def deploys_exactly(model):
+    """Float64 deploy <= 1e-8, MACs = counter = FlopAnalyzer = torch's
+    FlopCounter."""
+    model.eval()
+    cfg, state, deployed, diffs = export_verified(model)
+    assert diffs['max_abs_diff_float64'] <= 1e-8
+    kept = model.counter.kept_macs()
+    assert kept < model.macs_full
+    assert count_macs(deployed, model.input_shape) == pytest.approx(kept)
+    assert independent_macs(deployed, model.input_shape) == pytest.approx(
+        kept, rel=1e-6)
+    assert torch_flop_counter_macs(deployed, model.input_shape) == \
+        pytest.approx(kept, rel=1e-6)
+    assert cfg['type'] == 'PaSNarrowed' and cfg['shapes']
+    return cfg, deployed
+
+
+@pytest.mark.parametrize('name', list(CLASSIFIERS))
+def test_stock_classifier_searches_and_deploys_exactly(name, tmp_path):
+    torch.manual_seed(0)
+    model = build_classifier(name, tmp_path)
+    # the stock layers stay; the gates live in architecture.gates
+    assert all(n.startswith('gates.') for n in model.gates())
+    assert model.macs_full == pytest.approx(
+        independent_macs(model.architecture, model.input_shape), rel=1e-6)
+    search_step(model, classifier_batch(CLASSIFIERS[name][1]))
+    prune_a_third(model)
+    deploys_exactly(model)
+
+
+def test_grouped_conv_gates_whole_groups(tmp_path):
+    """ResNeXt's 3x3 conv (32 groups) ties its input and output channels:
+    one gate of 32 units; the deployed conv has groups = kept units."""
+    model = build_classifier('resnext-50', tmp_path,
+                             part_gate_cfg=dict(min_keep=8))
+    assert {g.min_keep for g in model.gates().values()} == {8}
+    group = next(g for g in model.auto_gates.groups
+                 if ('backbone.layer1.0.conv2', 'out') in g.members)
+    assert group.path == 'gates.backbone-layer1-0-conv1'
+    assert group.gate.num_channels == 32
+    assert {('backbone.layer1.0.conv1', 'out'),
+            ('backbone.layer1.0.conv3', 'in')} <= set(group.members)
+    for g in model.gates().values():
+        g.fix(torch.arange(g.num_channels) % 2 == 0)
+    cfg, deployed = deploys_exactly(model)
+    conv = deployed.backbone.layer1[0].conv2
+    assert (conv.groups, conv.in_channels, conv.out_channels) == (16, 64, 64)
+    assert cfg['shapes']['backbone.layer1.0.conv2'] == [64, 4, 16]
+    # RegNetX-400MF's first stage has 2 conv groups: min_keep is capped
+    model = build_classifier('regnetx-400mf', tmp_path,
+                             part_gate_cfg=dict(min_keep=8))
+    small = [g for g in model.gates().values() if g.num_channels < 8]
+    assert small and all(g.min_keep == g.num_channels for g in small)
+
+
+def test_layer_norm_groups_stay_ungated_and_say_why(tmp_path):
+    model = build_classifier('convnext-t', tmp_path)
+    reasons = [r for _, r in model.auto_gates.skipped]
+    assert any('LayerNorm' in r and 'normalizes across channels' in r
+               for r in reasons)
+    # the MLP hidden widths (Linear -> GELU -> Linear) are gated
+    assert len(model.auto_gates.groups) == 18
+    assert all(m.endswith(('pointwise_conv1', 'pointwise_conv2'))
+               for g in model.auto_gates.groups for m, _ in g.members)
+
+
+@MODELS.register_module(force=True)
+class ChannelMeanNet(BaseModel):
+    """conv -> BN -> ReLU -> minus the channel mean (a functional op that
+    mixes channels, which the dependency graph takes for element-wise) ->
+    conv -> global pool: logits."""
+
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 4, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = torch.relu(self.bn(self.conv1(inputs)))
+        x = x - x.mean(1, keepdim=True)
+        return self.conv2(x).mean((2, 3))
+
+
+def test_unseen_channel_mixing_is_caught_naming_the_layer():
+    model = auto_model(dict(type='ChannelMeanNet'), (3, 8, 8), 'mmpretrain')
+    gate, = model.gates().values()
+    gate.fix(torch.arange(8) % 2 == 0)
+    model.eval()
+    with pytest.raises(DeployError, match=r'differs from the gated model.*'
+                       r'first layer that differs is conv2 \(Conv2d\).*'
+                       r'ignored'):
+        export_verified(model)
+
+
+class ChannelScale(nn.Module):
+    """A per-channel weight in a module no Torch-Pruning handler knows."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.weight = nn.Parameter(torch.rand(channels) + 0.5)
+
+    def forward(self, x):
+        return x * self.weight.view(1, -1, 1, 1)
+
+
+@MODELS.register_module(force=True)
+class ChannelScaleNet(ChannelMeanNet):
+
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.scale = ChannelScale(8)
+        self.conv3 = nn.Conv2d(4, 4, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = self.scale(torch.relu(self.bn(self.conv1(inputs))))
+        return self.conv3(torch.relu(self.conv2(x))).mean((2, 3))
+
+
+def test_unsupported_layer_is_refused_at_build_naming_it():
+    with pytest.raises(PaSConfigError, match=(
+            r"scale.weight \(Parameter\) carries the channels of the group "
+            r"rooted at conv1.*ignored=\['scale'\]")):
+        auto_model(dict(type='ChannelScaleNet'), (3, 8, 8), 'mmpretrain')
+    model = auto_model(dict(type='ChannelScaleNet'), (3, 8, 8), 'mmpretrain',
+                       ignored=['scale'])
+    assert [g.root for g in model.auto_gates.groups] == ['conv2']
+    assert set(model.auto_gates.skipped) == {
+        ('conv1', 'scale.weight is ignored'),
+        ('conv3', 'reaches the model outputs')}
+    with pytest.raises(PaSConfigError, match="ignored: no module 'nope'"):
+        auto_model(dict(type='ChannelScaleNet'), (3, 8, 8), 'mmpretrain',
+                   ignored=['nope'])
+
+
+# stock config, test_cfg changes (speed; keep the low scores of random
+# weights)
+DETECTORS = {
+    'rtmdet-ins-tiny': ('rtmdet/rtmdet-ins_tiny_8xb32-300e_coco.py',
+                        dict(score_thr=0.)),
+    'mask-rcnn-r50': ('mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+                      dict(rpn=dict(max_per_img=50),
+                           rcnn=dict(score_thr=0.))),
+}
+
+
+@pytest.mark.parametrize('name', list(DETECTORS))
+def test_stock_detector_searches_and_deploys_exactly(name, tmp_path):
+    from test_detectors import SIZE, train_batch
+    base, changes = DETECTORS[name]
+    cfg = stock_cfg('mmdet', base, tmp_path)
+    cfg.merge_from_dict({f'model.test_cfg.{k}': v
+                         for k, v in changes.items()})
+    torch.manual_seed(0)
+    model = auto_model(cfg.model, (3, SIZE, SIZE), 'mmdet')
+    gated = {m for g in model.auto_gates.groups for m, side in g.members
+             if side == 'out'}
+    layers = {n for n, m in model.architecture.named_modules()
+              if isinstance(m, (nn.Conv2d, nn.Linear))}
+    ungated = {root: why for root, why in model.auto_gates.skipped}
+    if name == 'mask-rcnn-r50':
+        # every layer but the outputs (RPN, box, mask logits) is gated,
+        # the frozen stem and layer1 included
+        assert layers - gated == set(ungated)
+        assert all('output' in why for why in ungated.values())
+    else:  # RTMDet: 4 CSP layers with attention are held in part
+        assert len(model.auto_gates.groups) == 56
+        assert sum('output' not in why for why in ungated.values()) == 4
+    search_step(model, train_batch())
+    prune_a_third(model)
+    deploys_exactly(model)
+
+
+def run_tool(*args):
+    result = subprocess.run([sys.executable, *args], cwd=ROOT,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_stock_config_trains_deploys_and_tests_through_the_tools(
+        digits_root, tmp_path):
+    """configs/pas_mobilenet-v2_8xb32_in1k.py (mmpretrain's config + the
+    PaS lines) through tools/train.py, deploy_reparam.py and test.py, on
+    a few digits at 32x32."""
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text(f'''
+_base_ = ['{ROOT}/configs/pas_mobilenet-v2_8xb32_in1k.py']
+model = dict(architecture=dict(head=dict(num_classes=10, topk=(1, ))),
+             macs_loss=dict(target=0.5), input_shape=(3, 32, 32))
+pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+data = dict(_delete_=True, type='CustomDataset', data_root='{digits_root}',
+            pipeline=pipeline)
+train_dataloader = dict(batch_size=16, num_workers=0,
+                        persistent_workers=False,
+                        dataset=dict(data, data_prefix='train', indices=64))
+val_dataloader = dict(batch_size=32, num_workers=0, persistent_workers=False,
+                      dataset=dict(data, data_prefix='val', indices=32))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_evaluator = val_evaluator
+train_cfg = dict(max_epochs=2, val_interval=2)
+custom_hooks = [dict(type='PaSSearchHook', search_epochs=1)]
+default_hooks = dict(logger=dict(interval=1))
+''')
+    work = tmp_path / 'work'
+    run_tool('tools/train.py', str(cfg), '--work-dir', str(work))
+    ckpt = str(work / 'epoch_2.pth')
+    out = tmp_path / 'deploy'
+    table = run_tool('tools/deploy_reparam.py', str(cfg), ckpt, '--out',
+                     str(out))
+    assert 'max abs diff deployed vs gated' in table
+    report = json.loads((out / 'report.json').read_text())
+    assert report['max_abs_diff_float64'] <= 1e-8
+    assert report['macs']['deployed'] == pytest.approx(
+        report['macs']['searched'])
+    assert report['macs']['deployed'] < report['macs']['full']
+    deploy_cfg = Config.fromfile(str(out / 'deploy_config.py'))
+    assert deploy_cfg.model.type == 'PaSNarrowed'
+    assert deploy_cfg.model.model.type == 'ImageClassifier'
+    gated = run_tool('tools/test.py', str(cfg), ckpt, '--work-dir',
+                     str(tmp_path / 't1'))
+    deployed = run_tool('tools/test.py', str(out / 'deploy_config.py'),
+                        str(out / 'deploy.pth'), '--work-dir',
+                        str(tmp_path / 't2'))
+    gated, deployed = (ast.literal_eval(out.strip().splitlines()[-1])
+                       for out in (gated, deployed))
+    assert gated['accuracy/top1'] == deployed['accuracy/top1']
+
+
+def test_subnet_json_and_snap_work_unchanged(tmp_path):
+    """The search hook's snap, the subnet JSON and load_subnet on an
+    auto-gated model: gate names are the groups' root paths."""
+    model = build_classifier('mobilenet-v2', tmp_path,
+                             macs_loss=dict(type='MACsLoss', target=0.5))
+    assert 'gates.backbone-conv1-conv' in model.gates()
+    model.fix_gates(snap_tol=0.01)  # all kept -> snapped onto 50%
+    assert model.counter.kept_macs() == pytest.approx(
+        0.5 * model.macs_full, rel=0.011)
+    subnet = model.subnet()
+    path = tmp_path / 'subnet.json'
+    path.write_text(json.dumps(subnet))
+    again = build_classifier('mobilenet-v2', tmp_path, subnet=str(path),
+                             macs_loss=None)
+    assert again.searched
+    assert again.counter.kept_macs() == model.counter.kept_macs()
+    assert again.subnet()['layers'] == subnet['layers']
