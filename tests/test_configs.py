@@ -4,6 +4,7 @@ import os.path as osp
 import pytest
 from conftest import ROOT
 from mmengine.config import Config
+from mmengine.hub import get_config
 from mmengine.registry import MODELS
 
 from pas_mm import PaSSearchHook
@@ -138,7 +139,7 @@ def test_shipped_configs_run_the_official_schedule(name):
     if name in COCO:
         pytest.importorskip('mmdet')
     cfg = load(name)
-    stock = Config.fromfile(_stock_config(name)).optim_wrapper.optimizer.lr
+    stock = get_config(_stock_config(name)).optim_wrapper.optimizer.lr
     search = cfg.custom_hooks[-1].search_epochs
     assert cfg.custom_hooks[-1].type == 'PaSSearchHook'
     finetune = cfg.train_cfg.max_epochs - search
