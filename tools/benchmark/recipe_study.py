@@ -30,17 +30,17 @@ BENCH_RUNS = {'official (benchmark PaS: gates lr x1, decay 1e-4, loss '
 
 def variants(search_epochs: int) -> dict:
     """Variant name -> train_one arguments (one knob each)."""
-    return {
+    return {  # run in this order (a stopped study keeps the first ones)
         'gates lr x10': ['--gate-lr-mult', '10'],
-        'gates no weight decay': ['--gate-decay-mult', '0'],
-        'gates lr x10, no weight decay': ['--gate-lr-mult', '10',
-                                          '--gate-decay-mult', '0'],
-        'loss weight 1': ['--loss-weight', '1'],
-        'loss weight 20': ['--loss-weight', '20'],
-        f'search {max(search_epochs // 2, 1)} epochs':
-            ['--search-epochs', str(max(search_epochs // 2, 1))],
         f'search {2 * search_epochs} epochs':
             ['--search-epochs', str(2 * search_epochs)],
+        'loss weight 20': ['--loss-weight', '20'],
+        'gates lr x10, no weight decay': ['--gate-lr-mult', '10',
+                                          '--gate-decay-mult', '0'],
+        'gates no weight decay': ['--gate-decay-mult', '0'],
+        'loss weight 1': ['--loss-weight', '1'],
+        f'search {max(search_epochs // 2, 1)} epochs':
+            ['--search-epochs', str(max(search_epochs // 2, 1))],
     }
 
 
