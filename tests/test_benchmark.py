@@ -97,8 +97,8 @@ def test_report_table_means_spreads_and_plots(tmp_path):
     md = open(osp.join(out, 'results.md')).read()
     assert '| **PaS (search + fine-tune)** | 91.00 ± 1.41 (50.0%) |' in md
     # t interval, 1 degree of freedom: 0.5 ± 12.706 * 2.121 / sqrt(2)
-    assert '| 50% | Uniform width | +2.00, -1.00 | +0.50 [-18.56, +19.56] ' \
-        '| 1 / 1 | not resolved |' in md
+    assert '| 50% | pas | Uniform width | +2.00, -1.00 | +0.50 [-18.56, ' \
+        '+19.56] | 1 / 1 | not resolved |' in md
     for name in ('widths', 'acc_vs_macs'):
         assert osp.getsize(osp.join(out, f'{name}.png')) > 1000
 
@@ -112,6 +112,21 @@ def test_t_interval_of_paired_differences():
     assert (ci['lo'], ci['hi']) == pytest.approx((1.0368, 4.9632), abs=1e-4)
     assert report.t_interval([0.5, 0.7], 0.9)['half'] == pytest.approx(
         6.3138 * 0.1414214 / 2 ** 0.5, rel=1e-4)
+
+
+def test_paired_verdict_needs_the_interval_off_zero(tmp_path):
+    out = str(tmp_path)
+    for seed, (pas, uni) in enumerate([(90.0, 91.0), (90.0, 91.2),
+                                       (90.0, 90.8)]):
+        fake_run(out, 'pas', 0.15, seed, pas, 15.0)
+        fake_run(out, 'uniform', 0.15, seed, uni, 15.0)
+    results = report.write_report(out)
+    p, = results['pairs']
+    # -1 ± t_{0.975, 2} * 0.2 / sqrt(3) = -1 ± 0.497
+    assert p['ci']['lo'] == pytest.approx(-1.4968, abs=1e-3)
+    assert p['ci']['hi'] == pytest.approx(-0.5032, abs=1e-3)
+    assert '| 0 / 3 | **pas worse** |' in open(
+        osp.join(out, 'results.md')).read()
 
 
 @pytest.mark.parametrize('narrow, passes', [

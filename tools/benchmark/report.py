@@ -30,6 +30,8 @@ METHOD_NAMES = {
     'tp-bnscale-res': 'Torch-Pruning BN scale, training form',
     'tp-magnitude-fused': 'Torch-Pruning L2 magnitude, fused form',
     'tp-taylor-fused': 'Torch-Pruning Taylor, fused form',
+    'uniform-fast': 'Uniform width, fast recipe (cosine from the stock LR)',
+    'tp-magnitude-res-fast': 'Torch-Pruning L2, training form, fast recipe',
     'full': 'Unpruned reference (pre-trained + same epochs)',
     'unpruned-scratch': 'Unpruned, from scratch (P + S + F epochs)',
 }
@@ -39,6 +41,7 @@ BASELINES = [m for m in METHOD_ORDER
              if m not in ('pas', 'pas-fast') + UNPRUNED]
 PRUNERS = [m for m in BASELINES if m != 'scratch']  # same start as PaS
 COLORS = {'pas': 'tab:red', 'pas-fast': 'salmon', 'uniform': 'tab:gray',
+          'uniform-fast': 'silver', 'tp-magnitude-res-fast': 'plum',
           'l1': 'tab:blue', 'unpruned-scratch': 'tab:olive',
           'slim': 'tab:green', 'scratch': 'tab:brown',
           'tp-magnitude-res': 'tab:purple', 'tp-taylor-res': 'tab:pink',
@@ -226,18 +229,19 @@ def _verdict(p: dict) -> str:
     if ci is None:
         return 'one seed: none'
     if ci['lo'] > 0:
-        return '**PaS better**'
+        return f"**{p['method']} better**"
     if ci['hi'] < 0:
-        return '**PaS worse**'
+        return f"**{p['method']} worse**"
     return 'not resolved'
 
 
 def paired_table(pairs: List[dict]) -> str:
-    lines = ['| MACs target | PaS minus | per seed | mean [95% CI, t] | '
-             'wins / losses | verdict |', '|---|---|---|---|---|---|']
+    lines = ['| MACs target | method | minus | per seed | mean [95% CI, t] | '
+             'wins / losses | verdict |', '|---|---|---|---|---|---|---|']
     for p in pairs:
         per_seed = ', '.join(f'{d:+.2f}' for d in p['diffs'])
-        lines.append(f"| {p['target']:.0%} | {METHOD_NAMES[p['best']]} | "
+        lines.append(f"| {p['target']:.0%} | {p['method']} | "
+                     f"{METHOD_NAMES[p['best']]} | "
                      f"{per_seed} | {_ci_text(p)} | {p['wins']} / "
                      f"{p['losses']} | {_verdict(p)} |")
     return '\n'.join(lines)
@@ -553,7 +557,7 @@ def write_report(out: str, meta: Optional[dict] = None) -> dict:
     meta = meta or _maybe(osp.join(out, 'meta.json')) or {}
     paired = paired_differences(runs, rows)
     paired_pruners = paired_differences(runs, rows, PRUNERS)
-    pairs = all_pairs(runs, rows)
+    pairs = all_pairs(runs, rows) + all_pairs(runs, rows, 'pas-fast')
     capacity = capacity_check(runs)
     results = dict(meta=meta, summary=rows, paired=paired,
                    paired_pruners=paired_pruners, pairs=pairs,
@@ -578,7 +582,8 @@ def write_report(out: str, meta: Optional[dict] = None) -> dict:
            '## Test top-1 at equal MACs', '',
            'Deployed models, test split, mean ± std over seeds (deployed '
            'MACs, % of full).', '', method_table(rows), '',
-           '## PaS vs every other method, paired by seed', '',
+           '## PaS (both recipes) vs every other method, paired by seed',
+           '',
            'Test top-1 differences seed by seed (same pre-trained start);'
            ' 95% confidence interval of the mean difference from the t '
            'distribution with n - 1 degrees of freedom.', '',

@@ -13,7 +13,9 @@ Methods:
   the masks are fixed (snapped to within 1% of the target) and the rest of
   ``--epochs`` fine-tunes.
 * ``pas-fast``: the same under the shipped CPU demo recipe (cosine from
-  the stock LR, gates at lr x10 without weight decay).
+  the stock LR, gates at lr x10 without weight decay); ``uniform-fast``
+  and ``tp-magnitude-res-fast`` are those baselines under the same recipe
+  (its cosine from the stock LR), so the fast rows compare like with like.
 * ``uniform``, ``l1``: prune ``--pretrained`` at epoch 0, fine-tune.
 * ``slim``: BN-gamma L1 sparsity for ``--search-epochs`` from
   ``--pretrained``, then prune and fine-tune (same total epochs).
@@ -34,7 +36,7 @@ model's measured CPU latency at ``--latency-batch`` (one thread, tables in
 baseline prunes to the same predicted latency.
 
 Runs from random init anneal the config's (stock) LR by a cosine; runs
-from ``--pretrained`` (every method but ``pas-fast``) get the official PaS
+from ``--pretrained`` (every method but the ``-fast`` ones) get the official PaS
 schedule scaled to it (:mod:`pas_mm.official_schedule`: ``--search-epochs``
 at 0.1x, the rest at 0.128x with two x0.1 steps), whatever their own
 phases, so every method trains the same epochs at the same LRs.
@@ -72,7 +74,8 @@ FROM_SCRATCH = ('pretrain', 'scratch', 'unpruned-scratch')
 SEARCHED = ('pas', 'pas-fast', 'pas-macs')
 TP_METHODS = tuple(f'tp-{i}-{f}' for i in IMPORTANCES for f in FORMS
                    if not (i == 'bnscale' and f == 'fused'))
-METHODS = BASE_METHODS + TP_METHODS
+FAST_METHODS = ('uniform-fast', 'tp-magnitude-res-fast')
+METHODS = BASE_METHODS + TP_METHODS + FAST_METHODS
 FUSED_LR_MULT = 0.1  # at 1x the BN-free fused network fell to chance on val
 
 
@@ -130,14 +133,16 @@ def top1(model, dataloader) -> float:
 
 def run_cfg(args):
     """The run's config (methods other than PaS run as PruneBaselineHook)."""
-    method = args.method
+    fast = args.method.endswith('-fast')
+    method = args.method[:-len('-fast')] if args.method in FAST_METHODS \
+        else args.method
     search = args.search_epochs if method in SEARCHED + ('slim', ) else 0
     hook_method = {'pretrain': 'full', 'scratch': 'uniform',
                    'unpruned-scratch': 'full'}.get(
         method, 'pas' if method in SEARCHED else
         'full' if method.startswith('tp-') else method)
     schedule = 'cosine' if method in FROM_SCRATCH else \
-        'fast' if method == 'pas-fast' else 'official'
+        'fast' if fast else 'official'
     cfg = build_cfg(
         args.data_root, args.work_dir, method=hook_method,
         target=args.target, seed=args.seed, search_epochs=search,
@@ -184,7 +189,7 @@ def loss_batches(cfg, classifier, n: int = 4):
 def prepare_tp(cfg, args, model) -> dict:
     """Prune ``model`` (pre-trained PaSModel) with Torch-Pruning; point
     ``cfg`` at the pruned network and its weights."""
-    _, importance, form = args.method.split('-')
+    _, importance, form = args.method.split('-')[:3]
     classifier = unpruned_form(model, form)
     target = args.target * model.macs_full
     start = time.perf_counter()
