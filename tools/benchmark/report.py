@@ -414,7 +414,8 @@ def plot_widths(runs: List[dict], path: str, seed: int = 0) -> bool:
     layers = [f'L{i}' if i else 'stem' for i in range(len(full))]
     mid = sorted({r['target'] for r in pas},
                  key=lambda t: abs(t - 0.5))[0]
-    others = [r for m in ('uniform', 'tp-magnitude-res', 'l1') for r in runs
+    others = [r for m in ('pas-fast', 'uniform', 'tp-magnitude-res', 'l1')
+              for r in runs
               if r['method'] == m and r['seed'] == seed and r['target'] == mid]
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True)
     for ax, series, title in (
