@@ -112,8 +112,9 @@ def main(argv=None):
              '| MACs reached | search within 2% at iter | snap moved |',
              '|---|---|---|---|---|---|---|---|']
     for r in rows:
-        firsts = ', '.join(str(s['first_within_tol_iter']) if s else '?'
-                           for s in r['search'])
+        firsts = ', '.join('?' if not s else 'never' if s[
+            'first_within_tol_iter'] is None else str(
+                s['first_within_tol_iter']) for s in r['search'])
         moved = ', '.join(f"{100 * s['snap']['moved']:.1f}%" if s else '?'
                           for s in r['search'])
         lines.append(f"| {r['recipe']} | {r['target']:.0%} | "
