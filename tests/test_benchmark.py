@@ -95,7 +95,8 @@ def test_report_table_means_spreads_and_plots(tmp_path):
     assert paired['best'] == 'uniform' and paired['diffs'] == [2.0, -1.0]
     assert (paired['wins'], paired['losses']) == (1, 1)
     md = open(osp.join(out, 'results.md')).read()
-    assert '| **PaS (search + fine-tune)** | 91.00 ± 1.41 (50.0%) |' in md
+    assert '| **PaS, official schedule (search + fine-tune)** | 91.00 ± 1.41 ' \
+        '(50.0%) | 2 |' in md
     # t interval, 1 degree of freedom: 0.5 ± 12.706 * 2.121 / sqrt(2)
     assert '| 50% | pas | Uniform width | +2.00, -1.00 | +0.50 [-18.56, ' \
         '+19.56] | 1 / 1 | not resolved |' in md

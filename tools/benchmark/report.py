@@ -19,7 +19,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
 from pas_mm.hooks.search_record import plot_convergence  # noqa: E402
 
 METHOD_NAMES = {
-    'pas': 'PaS (search + fine-tune)',
+    'pas': 'PaS, official schedule (search + fine-tune)',
     'pas-fast': 'PaS, shipped fast recipe (cosine, gates lr x10, no decay)',
     'uniform': 'Uniform width',
     'l1': 'L1-norm (fused filters)',
@@ -582,7 +582,9 @@ def write_report(out: str, meta: Optional[dict] = None) -> dict:
     md += ['## Capacity check', '', capacity_text(capacity), '',
            '## Test top-1 at equal MACs', '',
            'Deployed models, test split, mean ± std over seeds (deployed '
-           'MACs, % of full).', '', method_table(rows), '',
+           'MACs, % of full). Runs from the pre-trained net train on the '
+           'official PaS schedule unless they say fast recipe.', '',
+           method_table(rows), '',
            '## PaS (both recipes) vs every other method, paired by seed',
            '',
            'Test top-1 differences seed by seed (same pre-trained start);'
