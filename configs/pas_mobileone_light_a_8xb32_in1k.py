@@ -5,6 +5,7 @@
 # Run on 8 GPUs:  bash tools/dist_train.sh configs/pas_mobileone_light_a_8xb32_in1k.py 8
 # Data: data/imagenet/{train,val} + meta files, as mmpretrain expects.
 _base_ = ['mmpretrain::mobileone/mobileone-s1_8xb32_in1k.py']
+from pas_mm.official_schedule import pas_schedule  # noqa: E402
 custom_imports = dict(imports=['pas_mm'], allow_failed_imports=False)
 
 model = dict(
@@ -22,21 +23,23 @@ load_from = 'https://download.openmmlab.com/mmclassification/v0/mobileone/mobile
 # the 224x224 recipe of the stock config's last phase (its SwitchRecipeHook
 # and EMAHook are for the 300-epoch training from scratch)
 train_dataloader = dict(dataset=dict(pipeline={{_base_.train_pipeline_112e}}))
-optim_wrapper = dict(
-    paramwise_cfg=dict(
-        custom_keys={
-            # gates: no weight decay, a larger step so a few epochs move them
-            '.gate': dict(lr_mult=10.0, decay_mult=0.0),
-        }))
 
-search_epochs = 10
-finetune_epochs = 50
-train_cfg = dict(by_epoch=True, max_epochs=search_epochs + finetune_epochs)
-param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=search_epochs + finetune_epochs,
-         by_epoch=True, begin=0, end=search_epochs + finetune_epochs,
-         convert_to_iter_based=True)
-]
+# The official PaS schedule (pas_mm/official_schedule.py, from github
+# liyy201912/PaS: search at lr 0.02, fine-tune 0.0256 -> 0.00256 -> 0.000256 at
+# a batch of 512, i.e. 0.1x / 0.128x the stock training LR; the gates in the
+# same SGD as the weights, weight decay included), scaled to the stock LR of
+# the base config (mmpretrain: SGD at 8 x 32; its cosine weight decay schedule
+# is for the training from scratch): 10 epochs of search, then 50 of fine-tune
+# with two x0.1 steps.
+_pas = pas_schedule(_base_.optim_wrapper.optimizer.lr, search_epochs=10,
+                    finetune_epochs=50)
+optim_wrapper = dict(
+    optimizer=dict(lr=_pas['lr']),
+    paramwise_cfg=dict(custom_keys={'.gate': _pas['gate']}))
+param_scheduler = _pas['param_scheduler']
+train_cfg = dict(by_epoch=True, max_epochs=_pas['max_epochs'])
 custom_hooks = [
-    dict(type='PaSSearchHook', search_epochs=search_epochs, interval=200)
+    dict(type='PaSSearchHook', search_epochs=_pas['search_epochs'],
+         interval=200)
 ]
+del _pas

@@ -38,6 +38,7 @@ model = dict(
         mask_head=dict(include_last_relu=False)),
     macs_loss=dict(target=0.8, loss_weight=2000.0),
     input_shape=(3, input_size, input_size))
+load_from = None  # random init, as above (the parent loads mmdet's YOLACT)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
@@ -88,7 +89,7 @@ param_scheduler = [
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=1e-4),
     paramwise_cfg=dict(custom_keys={
-        '.gate': dict(lr_mult=30.0),
+        '.gate': dict(lr_mult=30.0, decay_mult=0.0),
         'bbox_head.head_convs': dict(lr_mult=0.1),
         'mask_head.protonet': dict(lr_mult=0.1)}))
 default_hooks = dict(logger=dict(interval=8),

@@ -95,11 +95,58 @@ def test_report_table_means_spreads_and_plots(tmp_path):
     assert paired['best'] == 'uniform' and paired['diffs'] == [2.0, -1.0]
     assert (paired['wins'], paired['losses']) == (1, 1)
     md = open(osp.join(out, 'results.md')).read()
-    assert '| **PaS (search + fine-tune)** | 91.00 ± 1.41 (50.0%) |' in md
-    assert '| 50% | Uniform width | +2.00, -1.00 | 0.50 ± 2.12 | 1 / 1 |' \
-        in md
+    assert '| **PaS, official schedule (search + fine-tune)** | 91.00 ± 1.41 ' \
+        '(50.0%) | 2 |' in md
+    # t interval, 1 degree of freedom: 0.5 ± 12.706 * 2.121 / sqrt(2)
+    assert '| 50% | pas | Uniform width | +2.00, -1.00 | +0.50 [-18.56, ' \
+        '+19.56] | 1 / 1 | not resolved |' in md
     for name in ('widths', 'acc_vs_macs'):
         assert osp.getsize(osp.join(out, f'{name}.png')) > 1000
+
+
+def test_t_interval_of_paired_differences():
+    ci = report.t_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    # t_{0.975, 4} = 2.7764; sd = sqrt(2.5)
+    assert ci['mean'] == 3.0 and ci['sd'] == pytest.approx(2.5 ** 0.5)
+    assert ci['half'] == pytest.approx(2.7764 * 2.5 ** 0.5 / 5 ** 0.5,
+                                       rel=1e-4)
+    assert (ci['lo'], ci['hi']) == pytest.approx((1.0368, 4.9632), abs=1e-4)
+    assert report.t_interval([0.5, 0.7], 0.9)['half'] == pytest.approx(
+        6.3138 * 0.1414214 / 2 ** 0.5, rel=1e-4)
+
+
+def test_paired_verdict_needs_the_interval_off_zero(tmp_path):
+    out = str(tmp_path)
+    for seed, (pas, uni) in enumerate([(90.0, 91.0), (90.0, 91.2),
+                                       (90.0, 90.8)]):
+        fake_run(out, 'pas', 0.15, seed, pas, 15.0)
+        fake_run(out, 'uniform', 0.15, seed, uni, 15.0)
+    results = report.write_report(out)
+    p, = results['pairs']
+    # -1 ± t_{0.975, 2} * 0.2 / sqrt(3) = -1 ± 0.497
+    assert p['ci']['lo'] == pytest.approx(-1.4968, abs=1e-3)
+    assert p['ci']['hi'] == pytest.approx(-0.5032, abs=1e-3)
+    assert '| 0 / 3 | **pas worse** |' in open(
+        osp.join(out, 'results.md')).read()
+
+
+@pytest.mark.parametrize('narrow, passes', [
+    ((95.0, 95.6, 94.4), True), ((97.6, 97.0, 98.2), False)])
+def test_capacity_check_needs_a_gap_over_twice_the_spread(
+        tmp_path, narrow, passes):
+    out = str(tmp_path)
+    for seed, (full, low) in enumerate(zip((97.8, 97.6, 98.0), narrow)):
+        fake_run(out, 'unpruned-scratch', 1.0, seed, full, 100.0)
+        fake_run(out, 'scratch', 0.15, seed, low, 15.0)
+        fake_run(out, 'scratch', 0.5, seed, 50.0, 50.0)  # not the lowest
+    cap = report.capacity_check(report.load_runs(out))
+    assert cap['target'] == 0.15 and cap['passes'] is passes
+    assert cap['unpruned'] == pytest.approx(97.8)
+    assert cap['gap'] == pytest.approx(97.8 - sum(narrow) / 3)
+    assert cap['spread'] == pytest.approx(0.6)  # the narrower sd, 0.6 both
+    text = report.capacity_text(cap)
+    assert ('**passes**' in text) is passes
+    assert ('NOT a pruning benchmark' in text) is not passes
 
 
 def test_quick_benchmark_pretrains_prunes_and_reports(tmp_path):

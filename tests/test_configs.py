@@ -4,6 +4,7 @@ import os.path as osp
 import pytest
 from conftest import ROOT
 from mmengine.config import Config
+from mmengine.hub import get_config
 from mmengine.registry import MODELS
 
 from pas_mm import PaSSearchHook
@@ -99,3 +100,84 @@ def test_pas_model_builds_twice_and_loads_a_plain_checkpoint():
         g.num_kept() == g.num_channels for g in second.gates().values())
     with pytest.raises(ValueError, match='snap_tol=1.5 must be in'):
         PaSSearchHook(snap_tol=1.5)
+
+
+def lr_per_epoch(cfg):
+    """The optimizer LR of every epoch under the config's MultiStepLRs."""
+    lr = cfg.optim_wrapper.optimizer.lr
+    steps = [(m, s.gamma) for s in cfg.param_scheduler
+             for m in s.milestones]
+    assert all(s.type == 'MultiStepLR' and s.by_epoch
+               for s in cfg.param_scheduler)
+    out = []
+    for epoch in range(cfg.train_cfg.max_epochs):
+        for m, gamma in steps:
+            if m == epoch:
+                lr *= gamma
+        out.append(lr)
+    return out
+
+
+IMAGENET = ['pas_repvgg_a0_8xb32_in1k.py', 'pas_resnet50_8xb32_in1k.py',
+            'pas_repvgg_b1/pas-a_repvgg-b1_8xb32_in1k.py',
+            'pas_repvgg_b1/pas-b_repvgg-b1_8xb32_in1k.py',
+            'pas_repvgg_b1/pas-c_repvgg-b1_8xb32_in1k.py',
+            'pas_mobileone_light_a_8xb32_in1k.py',
+            'pas_mobileone_light_b_8xb32_in1k.py',
+            'pas_mobileone_light_c_8xb32_in1k.py']
+COCO = ['pas_yolact_r50_1xb8-55e_coco.py',
+        'detectors/pas_mask-rcnn_r50_fpn_1x_coco.py',
+        'detectors/pas_retinanet_r50_fpn_1x_coco.py',
+        'detectors/pas_solov2_r50_fpn_1x_coco.py']
+
+
+@pytest.mark.parametrize('name', IMAGENET + COCO)
+def test_shipped_configs_run_the_official_schedule(name):
+    """github liyy201912/PaS: search at 0.1x the stock LR (0.02 at batch
+    512), fine-tune from 0.128x (0.0256) with two x0.1 steps (after 18 and
+    38 of 48 epochs), gates in the same SGD with weight decay."""
+    if name in COCO:
+        pytest.importorskip('mmdet')
+    cfg = load(name)
+    stock = get_config(_stock_config(name)).optim_wrapper.optimizer.lr
+    search = cfg.custom_hooks[-1].search_epochs
+    assert cfg.custom_hooks[-1].type == 'PaSSearchHook'
+    finetune = cfg.train_cfg.max_epochs - search
+    assert (search, finetune) == ((10, 50) if name not in COCO[1:]
+                                  else (2, 10))
+    assert cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate'] == dict(
+        lr_mult=1.0, decay_mult=1.0)
+    assert cfg.optim_wrapper.optimizer.type == 'SGD'
+    assert cfg.optim_wrapper.optimizer.momentum == 0.9
+    assert cfg.optim_wrapper.optimizer.weight_decay > 0
+    lrs = lr_per_epoch(cfg)
+    steps = [search + round(18 / 48 * finetune),
+             search + round(38 / 48 * finetune)]
+    expected = ([0.1 * stock] * search +
+                [0.128 * stock] * (steps[0] - search) +
+                [0.0128 * stock] * (steps[1] - steps[0]) +
+                [0.00128 * stock] * (search + finetune - steps[1]))
+    assert lrs == pytest.approx(expected, rel=1e-9)
+    assert '_pas' not in cfg and 'pas_schedule' not in cfg
+
+
+def _stock_config(name):
+    """The mmpretrain / mmdet config a shipped PaS config starts from."""
+    text = open(osp.join(ROOT, 'configs', name)).read()
+    base = text.split("_base_ = ['", 1)[1].split("'", 1)[0]
+    if base.startswith('./'):  # PaS-A / PaS-C: PaS-B's base
+        return _stock_config(osp.join(osp.dirname(name), base[2:]))
+    return base
+
+
+def test_imagenet_configs_scale_to_the_official_numbers():
+    """At mmpretrain's 8 x 32 (stock LR 0.1): 0.01 / 0.0128, i.e. the
+    official 0.02 / 0.0256 at a batch of 512."""
+    cfg = load('pas_repvgg_a0_8xb32_in1k.py')
+    batch = 8 * cfg.train_dataloader.batch_size
+    lrs = lr_per_epoch(cfg)
+    assert batch == 256
+    assert lrs[0] * 512 / batch == pytest.approx(0.02)
+    assert lrs[10] * 512 / batch == pytest.approx(0.0256)
+    assert lrs[29] * 512 / batch == pytest.approx(0.00256)
+    assert lrs[59] * 512 / batch == pytest.approx(0.000256)

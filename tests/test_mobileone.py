@@ -146,7 +146,8 @@ def test_light_configs_build(name, arch, full, target):
     assert cfg.model.architecture.backbone.arch == arch
     assert f'mobileone-{arch}_8xb32_in1k' in cfg.load_from
     assert cfg.train_cfg.max_epochs == 60
-    assert cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate'].lr_mult == 10
+    assert cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate'] == dict(
+        lr_mult=1.0, decay_mult=1.0)  # the official schedule
     assert cfg.train_dataloader.dataset.pipeline[1].scale == 224
     model = MODELS.build(cfg.model)
     assert type(model.architecture.backbone).__name__ == 'PaSMobileOne'

@@ -147,3 +147,24 @@ def test_subnet_json_of_another_model_is_rejected(trained, tmp_path):
     cfg = Config.fromfile(CONFIG)
     with pytest.raises(ValueError, match="missing \\['backbone.stem.gate'\\]"):
         MODELS.build(dict(cfg.model, subnet=str(path)))
+
+
+def test_search_record_is_written_and_kept_in_checkpoints(trained):
+    runner, work_dir = trained
+    model = runner.model
+    record = json.load(open(osp.join(work_dir, 'pas_search.json')))
+    iters = 2 * len(runner.train_dataloader)  # search_epochs=2
+    assert record['search_iters'] == iters
+    assert record['layers'] == list(model.gates())
+    assert record['trace'][0] == [0, 1.0] + record['full']
+    fixed = model.counter.kept_macs() / model.macs_full
+    assert record['trace'][-1][1:] == pytest.approx(
+        [fixed] + [g.num_kept() for g in model.gates().values()])
+    snap = record['snap']
+    assert snap['fixed_ratio'] == pytest.approx(fixed)
+    assert snap['searched_ratio'] == pytest.approx(record['trace'][-2][1])
+    assert snap['moved'] == pytest.approx(abs(fixed - snap['searched_ratio']))
+    assert record['flips'] >= sum(record['full']) - sum(record['trace'][-2][2:])
+    ckpt = torch.load(osp.join(work_dir, 'epoch_3.pth'), weights_only=False)
+    assert ckpt['pas_search_record']['search_iters'] == iters
+    assert osp.getsize(osp.join(work_dir, 'pas_search.png')) > 1000

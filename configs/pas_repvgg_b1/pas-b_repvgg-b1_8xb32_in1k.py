@@ -10,6 +10,7 @@
 # Weights: mmpretrain's ImageNet RepVGG-B1 (78.19% top-1); tools/train.py
 # downloads it into torch's checkpoint cache or stops naming the file.
 _base_ = ['mmpretrain::repvgg/repvgg-B1_8xb32_in1k.py']
+from pas_mm.official_schedule import pas_schedule  # noqa: E402
 custom_imports = dict(imports=['pas_mm'], allow_failed_imports=False)
 load_from = ('https://download.openmmlab.com/mmclassification/v0/repvgg/'
              'repvgg-B1_8xb32_in1k_20221213-d17c45e7.pth')
@@ -27,23 +28,23 @@ model = dict(
     macs_loss=dict(type='MACsLoss', target='3.06G', loss_weight=14.0),
     input_shape=(3, 224, 224))
 
-# fine-tuning a trained network: the official fine-tune LR (0.128 for a
-# batch of 512) scaled to mmpretrain's 8 x 32
+# The official PaS schedule (pas_mm/official_schedule.py, from github
+# liyy201912/PaS: search at lr 0.02, fine-tune 0.0256 -> 0.00256 -> 0.000256 at
+# a batch of 512, i.e. 0.1x / 0.128x the stock training LR; the gates in the
+# same SGD as the weights, weight decay included), scaled to the stock LR of
+# the base config (mmpretrain: SGD lr 0.1 at 8 x 32): 10 epochs of search, then
+# 50 of fine-tune with two x0.1 steps. The official search.sh passes --lr 0.128
+# to the fine-tune: that is 0.0256 once the script scales it to its batch and
+# applies its step (not 0.128 / 2).
+_pas = pas_schedule(_base_.optim_wrapper.optimizer.lr, search_epochs=10,
+                    finetune_epochs=50)
 optim_wrapper = dict(
-    optimizer=dict(lr=0.064),
-    paramwise_cfg=dict(
-        custom_keys={'.gate': dict(lr_mult=10.0, decay_mult=0.0)}))
-
-search_epochs = 10
-finetune_epochs = 50
-train_cfg = dict(by_epoch=True, max_epochs=search_epochs + finetune_epochs)
-param_scheduler = dict(
-    type='CosineAnnealingLR',
-    T_max=search_epochs + finetune_epochs,
-    by_epoch=True,
-    begin=0,
-    end=search_epochs + finetune_epochs,
-    convert_to_iter_based=True)
+    optimizer=dict(lr=_pas['lr']),
+    paramwise_cfg=dict(custom_keys={'.gate': _pas['gate']}))
+param_scheduler = _pas['param_scheduler']
+train_cfg = dict(by_epoch=True, max_epochs=_pas['max_epochs'])
 custom_hooks = [
-    dict(type='PaSSearchHook', search_epochs=search_epochs, interval=200)
+    dict(type='PaSSearchHook', search_epochs=_pas['search_epochs'],
+         interval=200)
 ]
+del _pas

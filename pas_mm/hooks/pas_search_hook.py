@@ -3,11 +3,14 @@ import json
 import os.path as osp
 from typing import Optional
 
+from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 from ..models.pas_search_mixin import PaSSearchMixin
+from .search_record import LOUD_SNAP, TARGET_TOL, SearchRecord, \
+    plot_convergence
 
 
 def log_latency_checks(runner, model: PaSSearchMixin) -> None:
@@ -33,6 +36,14 @@ class PaSSearchHook(Hook):
     the search and of training it writes the subnet JSON (widths and kept
     channel indices keyed by module path) to ``work_dir``.
 
+    Every search is recorded (:class:`SearchRecord`): the first iteration
+    within ``target_tol`` of the target, the gate flips after it, the
+    channels the end-of-search snap flipped (a snap moving more than
+    ``loud_snap`` of the full budget is logged as a warning) and the kept
+    channels per gated layer vs iteration. The record is logged when the
+    search ends and written to ``work_dir/<record_file>`` (JSON) with a
+    plot of it (same name, ``.png``); it is kept in checkpoints.
+
     Args:
         search_epochs (int, optional): epochs of search (0: start fixed).
         search_iters (int, optional): iterations of search, for
@@ -51,6 +62,11 @@ class PaSSearchHook(Hook):
             layer to round down or up so the MACs stay as near the target
             as the rounding allows.
         subnet_file (str): file name of the subnet JSON in ``work_dir``.
+        target_tol (float): relative distance to the target that counts
+            as reached in the record.
+        loud_snap (float): snap moves above this fraction of the full
+            budget are warnings.
+        record_file (str): file name of the search record JSON.
     """
 
     priority = 'NORMAL'
@@ -61,7 +77,10 @@ class PaSSearchHook(Hook):
                  interval: int = 50,
                  snap_tol: Optional[float] = 0.01,
                  divisor: Optional[int] = None,
-                 subnet_file: str = 'pas_subnet.json'):
+                 subnet_file: str = 'pas_subnet.json',
+                 target_tol: float = TARGET_TOL,
+                 loud_snap: float = LOUD_SNAP,
+                 record_file: str = 'pas_search.json'):
         if search_epochs is not None and search_iters is not None:
             raise ValueError('PaSSearchHook: give search_epochs or '
                              'search_iters, not both')
@@ -82,6 +101,8 @@ class PaSSearchHook(Hook):
         self.snap_tol = snap_tol
         self.divisor = divisor
         self.subnet_file = subnet_file
+        self.record = SearchRecord(target_tol, loud_snap)
+        self.record_file = record_file
 
     @staticmethod
     def pas_model(runner) -> PaSSearchMixin:
@@ -102,6 +123,8 @@ class PaSSearchHook(Hook):
             f'PaS: {len(model.gates())} gated layers, {state}; '
             f'{model.macs_summary()}, reachable minimum '
             f'{model.budget_min / model.budget_full:.1%} of full')
+        if not model.searched:
+            self.record.start(model, runner.iter)
 
     def before_train_epoch(self, runner) -> None:
         if self.search_epochs is not None and \
@@ -115,6 +138,8 @@ class PaSSearchHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
         model = self.pas_model(runner)
+        if not model.searched:
+            self.record.update(model, runner.iter + 1)
         if not model.searched and self.every_n_train_iters(
                 runner, self.interval):
             kept = ', '.join(
@@ -130,6 +155,8 @@ class PaSSearchHook(Hook):
         if model.searched:
             return
         searched = model.macs_summary()
+        masks = {n: g.hard_mask() for n, g in model.gates().items()}
+        ratio = float(model.budget.kept_cost() / model.budget_full)
         model.fix_gates(self.snap_tol, self.divisor)
         snapped = '' if self.snap_tol is None else \
             f'searched {searched}; snapped to within {self.snap_tol:.1%}: '
@@ -139,7 +166,40 @@ class PaSSearchHook(Hook):
                            f'iter {runner.iter}; masks fixed, {snapped}'
                            f'{model.macs_summary()}')
         log_latency_checks(runner, model)
+        self._write_record(runner, model, masks, ratio)
         self._write_subnet(runner)
+
+    def _write_record(self, runner, model, masks, ratio) -> None:
+        self.record.end(model, masks, ratio)
+        runner.logger.info(self.record.message())
+        snap = self.record.snap
+        if snap['loud']:
+            runner.logger.warning(
+                f"PaS: the end-of-search snap moved {snap['moved']:.1%} of "
+                f"the full {model.budget.name} (search ended at "
+                f"{snap['searched_ratio']:.1%}, target "
+                f"{self.record.target_ratio:.1%}): the search did not reach "
+                'its target and the snap chose those channels by gate value '
+                'alone; search longer or raise the loss weight')
+        if get_rank() != 0:
+            return
+        path = osp.join(runner.work_dir, self.record_file)
+        record = self.record.to_dict()
+        with open(path, 'w') as f:
+            json.dump(record, f)
+        try:
+            plot_convergence(record, osp.splitext(path)[0] + '.png',
+                             f'PaS search, {runner.experiment_name}')
+        except ImportError:  # matplotlib is optional
+            pass
+        runner.logger.info(f'PaS: search record written to {path}')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint['pas_search_record'] = self.record.state_dict()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if 'pas_search_record' in checkpoint:
+            self.record.load_state_dict(checkpoint['pas_search_record'])
 
     def _write_subnet(self, runner) -> None:
         path = osp.join(runner.work_dir, self.subnet_file)

@@ -25,8 +25,11 @@ import pas_mm.benchmark  # noqa: E402,F401  (registers the hooks)
 from mmengine.config import Config  # noqa: E402
 
 from pas_mm.datasets import check_image_folder  # noqa: E402
+from pas_mm.official_schedule import pas_schedule  # noqa: E402
 
 CONFIGS = osp.join(ROOT, 'configs')
+SCHEDULES = ('cosine', 'official', 'fast')
+FAST_GATE = dict(lr_mult=10.0, decay_mult=0.0)  # the shipped fast recipe
 
 
 def script_parser(doc: str) -> argparse.ArgumentParser:
@@ -97,7 +100,10 @@ def build_cfg(data_root: str,
               load_from: Optional[str] = None,
               augment: bool = True,
               checkpoint: bool = True,
-              extra_hooks: Optional[list] = None) -> Config:
+              extra_hooks: Optional[list] = None,
+              schedule: str = 'cosine',
+              lr_phases: Optional[tuple] = None,
+              config: Optional[str] = None) -> Config:
     """One benchmark run as an mmengine config.
 
     Args:
@@ -109,9 +115,22 @@ def build_cfg(data_root: str,
         load_from: weights to start from (a pre-trained network; the LR
             schedule starts anew).
         augment: False trains on the test pipeline (bit-exact reruns).
+        schedule: 'cosine' (the config's LR, its stock one, annealed over
+            the run: pre-training, from scratch), 'official' (the official
+            PaS schedule scaled to that stock LR,
+            :func:`pas_mm.official_schedule.pas_schedule`, gates at the
+            weights' LR and decay) or 'fast' (cosine from the stock LR,
+            gates at lr x10 without decay: the shipped CPU demo recipe).
+        lr_phases: (search, fine-tune) epochs of the official schedule
+            (default: ``search_epochs``, ``finetune_epochs``); every
+            method of a table gets the same, whatever its own phases.
+        config: the config to start from (default: :func:`base_config`).
     """
+    if schedule not in SCHEDULES:
+        raise ValueError(f'unknown schedule {schedule!r}, choose from '
+                         f'{SCHEDULES}')
     data_root = osp.abspath(data_root)
-    cfg = Config.fromfile(base_config(data_root))
+    cfg = Config.fromfile(config or base_config(data_root))
     total = search_epochs + finetune_epochs
     cfg.custom_imports = dict(imports=['pas_mm', 'pas_mm.benchmark'],
                               allow_failed_imports=False)
@@ -134,8 +153,23 @@ def build_cfg(data_root: str,
         if n is not None:
             ds.indices = spread_indices(osp.join(data_root, split), n)
     cfg.train_cfg.max_epochs = total
-    cfg.param_scheduler.T_max = total
-    cfg.param_scheduler.end = total
+    gate = cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate']
+    if schedule == 'official':
+        official = pas_schedule(cfg.optim_wrapper.optimizer.lr,
+                                *(lr_phases or (search_epochs,
+                                                finetune_epochs)))
+        if official['max_epochs'] != total:
+            raise ValueError(f'lr_phases {lr_phases} do not add up to the '
+                             f'{total} epochs of the run')
+        cfg.optim_wrapper.optimizer.lr = official['lr']
+        cfg.param_scheduler = official['param_scheduler']
+        gate.update(official['gate'])
+    else:
+        cfg.param_scheduler = dict(type='CosineAnnealingLR', by_epoch=True,
+                                   begin=0, T_max=total, end=total,
+                                   convert_to_iter_based=True)
+        if schedule == 'fast':
+            gate.update(FAST_GATE)
     cfg.randomness = dict(seed=int(seed), deterministic=False)
     cfg.work_dir = osp.abspath(work_dir)
     cfg.experiment_name = (osp.basename(osp.normpath(work_dir)) + '_' +

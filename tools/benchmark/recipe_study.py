@@ -1,80 +1,131 @@
-"""PaS recipe variants on val, against the benchmark's own PaS runs.
+"""PaS recipe variants on val, from the benchmark's own pre-trained nets.
 
-    python tools/benchmark/recipe_study.py --bench work_dirs/benchmark/animals \
-        --data-root data/animals --train-indices 1500 [--targets 0.5 0.3]
+    python tools/benchmark/recipe_study.py --bench work_dirs/benchmark/animals_v2 \
+        [--targets 0.15] [--seeds 0] [--jobs 2]
 
-Every variant searches from the benchmark's pre-trained weights of each
-seed (``BENCH/runs/pretrain-s<seed>/pretrained.pth``) with the benchmark's
-total epochs; the table gives val top-1 (what a recipe is chosen on) and
-test top-1, mean ± std over seeds, next to the benchmark's PaS runs.
-Writes ``BENCH/recipe_study.md``.
+Every variant is PaS (official schedule unless it says otherwise) from the
+benchmark's pre-trained weights of each seed
+(``BENCH/runs/pretrain-s<seed>/pretrained.pth``), with the benchmark's
+config, data and total epochs; only the named knob changes. The table
+gives val top-1 (what a recipe is chosen on), test top-1 (reported, not
+chosen on) and the MACs reached, next to the benchmark's own PaS runs.
+Writes ``BENCH/recipe_study.md`` and ``BENCH/recipe_study.json``.
 """
 import argparse
 import json
+import os
 import os.path as osp
 import statistics
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = osp.dirname(osp.abspath(__file__))
-VARIANTS = {
-    'gate lr x1 (paper: gates in the same SGD)': ['--gate-lr-mult', '1'],
-    'search 1 epoch + fine-tune 4': ['--search-epochs', '1'],
-}
+ROOT = osp.dirname(osp.dirname(HERE))
+BENCH_RUNS = {'official (benchmark PaS: gates lr x1, decay 1e-4, loss '
+              'weight 5)': 'pas',
+              'shipped fast recipe (cosine, gates lr x10, no decay)':
+              'pas-fast'}
+
+
+def variants(search_epochs: int) -> dict:
+    """Variant name -> train_one arguments (one knob each)."""
+    return {  # run in this order (a stopped study keeps the first ones)
+        'gates lr x10': ['--gate-lr-mult', '10'],
+        f'search {2 * search_epochs} epochs':
+            ['--search-epochs', str(2 * search_epochs)],
+        'loss weight 20': ['--loss-weight', '20'],
+        'gates lr x10, no weight decay': ['--gate-lr-mult', '10',
+                                          '--gate-decay-mult', '0'],
+        'gates no weight decay': ['--gate-decay-mult', '0'],
+        'loss weight 1': ['--loss-weight', '1'],
+        f'search {max(search_epochs // 2, 1)} epochs':
+            ['--search-epochs', str(max(search_epochs // 2, 1))],
+    }
+
+
+def tag(name: str) -> str:
+    return ''.join(c if c.isalnum() else '_' for c in name).strip('_')
+
+
+def run_variant(args, meta, extra, run, target, seed) -> None:
+    if osp.exists(osp.join(run, 'result.json')):
+        return
+    os.makedirs(run, exist_ok=True)
+    epochs = meta['search_epochs'] + meta['finetune_epochs']
+    cmd = [sys.executable, osp.join(HERE, 'train_one.py'), '--method', 'pas',
+           '--work-dir', run, '--data-root', meta['data_root'],
+           '--target', str(target), '--seed', str(seed), '--epochs',
+           str(epochs), '--search-epochs', str(meta['search_epochs']),
+           '--pretrained', osp.join(args.bench, 'runs', f'pretrain-s{seed}',
+                                    'pretrained.pth')]
+    if meta.get('config'):
+        cmd += ['--config', meta['config']]
+    cmd += extra  # a later --search-epochs wins
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
+               MKL_NUM_THREADS=str(args.threads))
+    with open(osp.join(run, 'train.log'), 'w') as log:
+        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT,
+                       env=env, cwd=ROOT)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--bench', required=True)
-    p.add_argument('--data-root', required=True)
-    p.add_argument('--train-indices', type=int)
-    p.add_argument('--targets', type=float, nargs='+', default=[0.5, 0.3])
-    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    p.add_argument('--targets', type=float, nargs='+', default=[0.15])
+    p.add_argument('--seeds', type=int, nargs='+', default=[0])
+    p.add_argument('--jobs', type=int, default=2)
+    p.add_argument('--threads', type=int, default=1)
     args = p.parse_args(argv)
     meta = json.load(open(osp.join(args.bench, 'meta.json')))
-    epochs = meta['search_epochs'] + meta['finetune_epochs']
-    rows = []
-    # the variants first: the benchmark's own PaS runs may still be running
-    for name, extra in list(VARIANTS.items()) + [
-            ('benchmark recipe (shipped config)', None)]:
+    todo, cells = [], []
+    for name, extra in variants(meta['search_epochs']).items():
         for t in args.targets:
-            val, test, macs = [], [], []
-            for seed in args.seeds:
-                run = osp.join(args.bench, 'runs', f'pas-t{t:g}-s{seed}')
-                if extra is not None:
-                    tag = name.split(' (')[0].replace(' ', '_')
-                    run = osp.join(args.bench, 'recipe_study',
-                                   f'{tag}-t{t:g}-s{seed}')
-                    if not osp.exists(osp.join(run, 'result.json')):
-                        subprocess.run(
-                            [sys.executable, osp.join(HERE, 'train_one.py'),
-                             '--method', 'pas', '--work-dir', run,
-                             '--data-root', args.data_root,
-                             '--target', str(t), '--seed', str(seed),
-                             '--epochs', str(epochs), '--search-epochs',
-                             str(meta['search_epochs']), '--pretrained',
-                             osp.join(args.bench, 'runs', f'pretrain-s{seed}',
-                                      'pretrained.pth')] + extra +
-                            (['--train-indices', str(args.train_indices)]
-                             if args.train_indices else []),
-                            check=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-                r = json.load(open(osp.join(run, 'result.json')))
-                val.append(r['acc_val'])
-                test.append(r['acc_test'])
-                macs.append(100 * r['macs_deployed'] / r['macs_full'])
-            rows.append((name, t, val, test, macs))
-    lines = ['| PaS recipe | MACs target | val top-1 | test top-1 | MACs '
-             'reached |', '|---|---|---|---|---|']
-    for name, t, val, test, macs in rows[-len(args.targets):] + \
-            rows[:-len(args.targets)]:
-        def pm(v):
-            return f'{statistics.mean(v):.2f} ± {statistics.stdev(v):.2f}'
-        lines.append(f'| {name} | {t:.0%} | {pm(val)} | {pm(test)} | '
-                     f'{statistics.mean(macs):.1f}% |')
+            runs = [osp.join(args.bench, 'recipe_study',
+                             f'{tag(name)}-t{t:g}-s{s}') for s in args.seeds]
+            todo += [(extra, r, t, s) for r, s in zip(runs, args.seeds)]
+            cells.append((name, t, runs))
+    with ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(lambda j: run_variant(args, meta, *j), todo))
+    for name, method in BENCH_RUNS.items():
+        for t in args.targets:
+            cells.insert(0, (name, t, [
+                osp.join(args.bench, 'runs', f'{method}-t{t:g}-s{s}')
+                for s in args.seeds]))
+    rows = []
+    for name, t, runs in cells:
+        rs = [json.load(open(osp.join(r, 'result.json'))) for r in runs
+              if osp.exists(osp.join(r, 'result.json'))]
+        if rs:
+            rows.append(dict(
+                recipe=name, target=t, seeds=[r['seed'] for r in rs],
+                val=[r['acc_val'] for r in rs],
+                test=[r['acc_test'] for r in rs],
+                macs=[100 * r['macs_deployed'] / r['macs_full'] for r in rs],
+                search=[r.get('search') for r in rs]))
+
+    def mean(v):
+        return f'{statistics.mean(v):.2f}' + (
+            f' ± {statistics.stdev(v):.2f}' if len(v) > 1 else '')
+
+    lines = ['| PaS recipe | MACs target | seeds | **val top-1** | test top-1 '
+             '| MACs reached | search within 2% at iter | snap moved |',
+             '|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        firsts = ', '.join('?' if not s else 'never' if s[
+            'first_within_tol_iter'] is None else str(
+                s['first_within_tol_iter']) for s in r['search'])
+        moved = ', '.join(f"{100 * s['snap']['moved']:.1f}%" if s else '?'
+                          for s in r['search'])
+        lines.append(f"| {r['recipe']} | {r['target']:.0%} | "
+                     f"{len(r['seeds'])} | **{mean(r['val'])}** | "
+                     f"{mean(r['test'])} | {mean(r['macs'])}% | {firsts} | "
+                     f'{moved} |')
     table = '\n'.join(lines)
     with open(osp.join(args.bench, 'recipe_study.md'), 'w') as f:
         f.write(table + '\n')
+    with open(osp.join(args.bench, 'recipe_study.json'), 'w') as f:
+        json.dump(rows, f, indent=1)
     print(table)
 
 

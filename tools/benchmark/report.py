@@ -9,10 +9,18 @@ import glob
 import json
 import os.path as osp
 import statistics
+import sys
 from typing import Dict, List, Optional
 
+from scipy import stats
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))))
+from pas_mm.hooks.search_record import plot_convergence  # noqa: E402
+
 METHOD_NAMES = {
-    'pas': 'PaS (search + fine-tune)',
+    'pas': 'PaS, official schedule (search + fine-tune)',
+    'pas-fast': 'PaS, shipped fast recipe (cosine, gates lr x10, no decay)',
     'uniform': 'Uniform width',
     'l1': 'L1-norm (fused filters)',
     'slim': 'Network slimming (BN L1)',
@@ -22,12 +30,19 @@ METHOD_NAMES = {
     'tp-bnscale-res': 'Torch-Pruning BN scale, training form',
     'tp-magnitude-fused': 'Torch-Pruning L2 magnitude, fused form',
     'tp-taylor-fused': 'Torch-Pruning Taylor, fused form',
+    'uniform-fast': 'Uniform width, fast recipe (cosine from the stock LR)',
+    'tp-magnitude-res-fast': 'Torch-Pruning L2, training form, fast recipe',
     'full': 'Unpruned reference (pre-trained + same epochs)',
+    'unpruned-scratch': 'Unpruned, from scratch (P + S + F epochs)',
 }
 METHOD_ORDER = list(METHOD_NAMES)
-BASELINES = [m for m in METHOD_ORDER if m not in ('pas', 'full')]
+UNPRUNED = ('full', 'unpruned-scratch')  # one row, no target
+BASELINES = [m for m in METHOD_ORDER
+             if m not in ('pas', 'pas-fast') + UNPRUNED]
 PRUNERS = [m for m in BASELINES if m != 'scratch']  # same start as PaS
-COLORS = {'pas': 'tab:red', 'uniform': 'tab:gray', 'l1': 'tab:blue',
+COLORS = {'pas': 'tab:red', 'pas-fast': 'salmon', 'uniform': 'tab:gray',
+          'uniform-fast': 'silver', 'tp-magnitude-res-fast': 'plum',
+          'l1': 'tab:blue', 'unpruned-scratch': 'tab:olive',
           'slim': 'tab:green', 'scratch': 'tab:brown',
           'tp-magnitude-res': 'tab:purple', 'tp-taylor-res': 'tab:pink',
           'tp-bnscale-res': 'tab:olive', 'tp-magnitude-fused': 'tab:cyan',
@@ -42,9 +57,11 @@ def load_runs(out: str) -> List[dict]:
         if r['method'] == 'pretrain':
             continue  # the shared starting point, not a method
         r['name'] = osp.basename(osp.dirname(path))
-        hist = osp.join(osp.dirname(path), 'history.json')
-        if osp.exists(hist):
-            r['history'] = json.load(open(hist))
+        for key, name in (('history', 'history.json'),
+                          ('record', 'pas_search.json')):
+            extra = osp.join(osp.dirname(path), name)
+            if osp.exists(extra):
+                r[key] = json.load(open(extra))
         runs.append(r)
     return runs
 
@@ -57,11 +74,21 @@ def _mean_std(values):
     return statistics.mean(values), std
 
 
+def t_interval(values: List[float], level: float = 0.95) -> dict:
+    """Mean and t-based confidence interval of ``values`` (n >= 2):
+    mean ± t_{(1+level)/2, n-1} * sd / sqrt(n)."""
+    n = len(values)
+    mean, sd = statistics.mean(values), statistics.stdev(values)
+    half = float(stats.t.ppf((1 + level) / 2, n - 1)) * sd / n ** 0.5
+    return dict(n=n, mean=mean, sd=sd, half=half, lo=mean - half,
+                hi=mean + half, level=level)
+
+
 def summarize(runs: List[dict]) -> List[dict]:
     """One row per (method, target): mean/std over seeds."""
     groups: Dict[tuple, List[dict]] = {}
     for r in runs:
-        key = (r['method'], 1.0 if r['method'] == 'full' else r['target'])
+        key = (r['method'], 1.0 if r['method'] in UNPRUNED else r['target'])
         groups.setdefault(key, []).append(r)
     rows = []
     for (method, target), rs in groups.items():
@@ -100,7 +127,7 @@ def results_table(rows: List[dict]) -> str:
         'max distance to target | seeds |',
         '|---|---|---|---|---|---|---|---|']
     for r in rows:
-        target = '100% (none)' if r['method'] == 'full' else \
+        target = '100% (none)' if r['method'] in UNPRUNED else \
             f"{r['target']:.0%}"
         reached = _pm(100 * r['macs_ratio_mean'], 100 * r['macs_ratio_std'],
                       '{:.1f}')
@@ -115,18 +142,18 @@ def results_table(rows: List[dict]) -> str:
 
 def method_table(rows: List[dict]) -> str:
     """Methods x targets: test top-1 mean ± std (deployed MACs, % of full)."""
-    targets = sorted({r['target'] for r in rows if r['method'] != 'full'},
-                     reverse=True)
+    targets = sorted({r['target'] for r in rows
+                      if r['method'] not in UNPRUNED}, reverse=True)
     cell = {(r['method'], r['target']): r for r in rows}
     lines = ['| method | ' + ' | '.join(f'{t:.0%} MACs' for t in targets) +
-             ' |', '|---' * (len(targets) + 1) + '|']
+             ' | seeds |', '|---' * (len(targets) + 2) + '|']
     for m in METHOD_ORDER:
-        if m == 'full':
-            r = cell.get(('full', 1.0))
+        if m in UNPRUNED:
+            r = cell.get((m, 1.0))
             if r:
                 lines.append(f"| {METHOD_NAMES[m]} | "
                              f"{_pm(r['acc_mean'], r['acc_std'])} (100%)"
-                             + ' |' * len(targets))
+                             + ' |' * len(targets) + f" {r['n']} |")
             continue
         if not any((m, t) in cell for t in targets):
             continue
@@ -137,44 +164,158 @@ def method_table(rows: List[dict]) -> str:
                         f"{_pm(r['acc_mean'], r['acc_std'])} "
                         f"({100 * r['macs_ratio_mean']:.1f}%)")
         name = f'**{METHOD_NAMES[m]}**' if m == 'pas' else METHOD_NAMES[m]
-        lines.append(f'| {name} | ' + ' | '.join(vals) + ' |')
+        n = sorted({cell[(m, t)]['n'] for t in targets if (m, t) in cell})
+        lines.append(f'| {name} | ' + ' | '.join(vals) +
+                     f" | {'/'.join(map(str, n))} |")
     return '\n'.join(lines)
 
 
 def paired_differences(runs: List[dict], rows: List[dict],
-                       candidates=BASELINES) -> List[dict]:
-    """Per target: PaS minus the best of ``candidates`` (by mean test
+                       candidates=BASELINES, method: str = 'pas'
+                       ) -> List[dict]:
+    """Per target: ``method`` minus the best of ``candidates`` (by mean test
     top-1), seed by seed, over the seeds both have."""
     out = []
-    for t in sorted({r['target'] for r in rows if r['method'] == 'pas'},
+    for t in sorted({r['target'] for r in rows if r['method'] == method},
                     reverse=True):
         base = [r for r in rows if r['target'] == t
                 and r['method'] in candidates]
-        if not base:
-            continue
-        best = max(base, key=lambda r: r['acc_mean'])['method']
-        acc = {(r['method'], r['seed']): r['acc_test'] for r in runs
-               if r['target'] == t}
-        seeds = sorted(s for (m, s) in acc if m == 'pas'
-                       and (best, s) in acc)
-        diffs = [acc[('pas', s)] - acc[(best, s)] for s in seeds]
-        mean, std = _mean_std(diffs)
-        out.append(dict(target=t, best=best, seeds=seeds, diffs=diffs,
-                        mean=mean, std=std,
-                        wins=sum(d > 0 for d in diffs),
-                        losses=sum(d < 0 for d in diffs)))
+        if base:
+            best = max(base, key=lambda r: r['acc_mean'])['method']
+            out.append(paired(runs, method, best, t))
     return out
 
 
-def paired_table(paired: List[dict]) -> str:
-    lines = ['| MACs target | best baseline (mean test top-1) | PaS minus it, '
-             'per seed | mean ± std | PaS wins / losses |',
-             '|---|---|---|---|---|']
-    for p in paired:
+def paired(runs: List[dict], a: str, b: str, target: float) -> dict:
+    """``a`` minus ``b`` at ``target``, seed by seed (test top-1), with a
+    95% t interval of the mean difference where there are >= 2 seeds."""
+    acc = {(r['method'], r['seed']): r['acc_test'] for r in runs
+           if r['target'] == target or r['method'] in UNPRUNED}
+    seeds = sorted(s for (m, s) in acc if m == a and (b, s) in acc)
+    diffs = [acc[(a, s)] - acc[(b, s)] for s in seeds]
+    ci = t_interval(diffs) if len(diffs) > 1 else None
+    return dict(target=target, method=a, best=b, seeds=seeds, diffs=diffs,
+                mean=ci['mean'] if ci else (diffs[0] if diffs else None),
+                std=ci['sd'] if ci else None, ci=ci,
+                wins=sum(d > 0 for d in diffs),
+                losses=sum(d < 0 for d in diffs))
+
+
+def all_pairs(runs: List[dict], rows: List[dict], method: str = 'pas'
+              ) -> List[dict]:
+    """``method`` against every other method at each of its targets."""
+    out = []
+    for t in sorted({r['target'] for r in rows if r['method'] == method},
+                    reverse=True):
+        for other in METHOD_ORDER:
+            if other != method and any(
+                    r['method'] == other and (r['target'] == t or other in
+                                              UNPRUNED) for r in rows):
+                p = paired(runs, method, other, t)
+                if p['diffs']:
+                    out.append(p)
+    return out
+
+
+def _ci_text(p: dict) -> str:
+    ci = p['ci']
+    if ci is None:
+        return 'n/a (1 seed)'
+    return (f"{ci['mean']:+.2f} [{ci['lo']:+.2f}, {ci['hi']:+.2f}]")
+
+
+def _verdict(p: dict) -> str:
+    ci = p['ci']
+    if ci is None:
+        return 'one seed: none'
+    if ci['lo'] > 0:
+        return f"**{p['method']} better**"
+    if ci['hi'] < 0:
+        return f"**{p['method']} worse**"
+    return 'not resolved'
+
+
+def paired_table(pairs: List[dict]) -> str:
+    lines = ['| MACs target | method | minus | per seed | mean [95% CI, t] | '
+             'wins / losses | verdict |', '|---|---|---|---|---|---|---|']
+    for p in pairs:
         per_seed = ', '.join(f'{d:+.2f}' for d in p['diffs'])
-        lines.append(f"| {p['target']:.0%} | {METHOD_NAMES[p['best']]} | "
-                     f"{per_seed} | {_pm(p['mean'], p['std'])} | "
-                     f"{p['wins']} / {p['losses']} |")
+        lines.append(f"| {p['target']:.0%} | {p['method']} | "
+                     f"{METHOD_NAMES[p['best']]} | "
+                     f"{per_seed} | {_ci_text(p)} | {p['wins']} / "
+                     f"{p['losses']} | {_verdict(p)} |")
+    return '\n'.join(lines)
+
+
+def capacity_check(runs: List[dict]) -> Optional[dict]:
+    """Unpruned vs uniformly narrower at the lowest target, both from
+    scratch for the same epochs: the set is a pruning benchmark only if
+    the gap (mean test top-1) exceeds twice the seed spread (the larger
+    sample sd of the two)."""
+    scratch = [r for r in runs if r['method'] == 'scratch']
+    full = {r['seed']: r['acc_test'] for r in runs
+            if r['method'] == 'unpruned-scratch'}
+    if not scratch or len(full) < 2:
+        return None
+    low = min(r['target'] for r in scratch)
+    narrow = {r['seed']: r['acc_test'] for r in scratch
+              if r['target'] == low}
+    if len(narrow) < 2:
+        return None
+    gap = statistics.mean(full.values()) - statistics.mean(narrow.values())
+    spread = max(statistics.stdev(full.values()),
+                 statistics.stdev(narrow.values()))
+    seeds = sorted(set(full) & set(narrow))
+    diffs = [full[s] - narrow[s] for s in seeds]
+    return dict(target=low, unpruned=statistics.mean(full.values()),
+                narrow=statistics.mean(narrow.values()),
+                n_unpruned=len(full), n_narrow=len(narrow), gap=gap,
+                spread=spread, passes=gap > 2 * spread, seeds=seeds,
+                diffs=diffs,
+                ci=t_interval(diffs) if len(diffs) > 1 else None)
+
+
+def capacity_text(cap: Optional[dict]) -> str:
+    if cap is None:
+        return ('Capacity check: not run (needs `unpruned-scratch` and '
+                '`scratch` at the lowest target, >= 2 seeds each).')
+    verdict = ('**passes**: the narrower network loses capacity, so '
+               'width allocation can matter here' if cap['passes'] else
+               '**fails**: this set is NOT a pruning benchmark at these '
+               'targets (a narrower net loses nothing beyond seed noise); '
+               'the method rows below cannot be read as pruning quality')
+    ci = cap['ci']
+    paired_text = '' if ci is None else (
+        f"; paired by seed {ci['mean']:+.2f} [{ci['lo']:+.2f}, "
+        f"{ci['hi']:+.2f}] (95% t CI, {ci['n']} seeds)")
+    return (f"Capacity check (test top-1, from scratch, same epochs): "
+            f"unpruned {cap['unpruned']:.2f} ({cap['n_unpruned']} seeds) vs "
+            f"uniformly narrower at {cap['target']:.0%} MACs "
+            f"{cap['narrow']:.2f} ({cap['n_narrow']} seeds): gap "
+            f"{cap['gap']:+.2f}, 2 x seed spread {2 * cap['spread']:.2f}"
+            f"{paired_text}. The check {verdict}.")
+
+
+def search_table(runs: List[dict]) -> str:
+    """PaS search diagnostics per run (from each run's search record)."""
+    lines = ['| run | target | first iter within 2% (of search iters) | '
+             'flips after it | snap: channels flipped | snap moved '
+             '(% of full MACs) | searched -> fixed |',
+             '|---|---|---|---|---|---|---|']
+    for r in sorted((r for r in runs if r.get('search')),
+                    key=lambda r: (r['method'], -r['target'], r['seed'])):
+        s = r['search']
+        sn = s['snap'] or {}
+        first = s['first_within_tol_iter']
+        loud = ' **(loud)**' if sn.get('loud') else ''
+        lines.append(
+            f"| {r['name']} | {r['target']:.0%} | "
+            f"{'never' if first is None else first} / {s['search_iters']} "
+            f"| {s['flips_after_target']} | "
+            f"{sn.get('dropped', 0) + sn.get('restored', 0)} | "
+            f"{100 * sn.get('moved', 0):.2f}{loud} | "
+            f"{100 * sn.get('searched_ratio', 0):.1f}% -> "
+            f"{100 * sn.get('fixed_ratio', 0):.1f}% |")
     return '\n'.join(lines)
 
 
@@ -273,7 +414,8 @@ def plot_widths(runs: List[dict], path: str, seed: int = 0) -> bool:
     layers = [f'L{i}' if i else 'stem' for i in range(len(full))]
     mid = sorted({r['target'] for r in pas},
                  key=lambda t: abs(t - 0.5))[0]
-    others = [r for m in METHOD_ORDER[1:4] for r in runs
+    others = [r for m in ('pas-fast', 'uniform', 'tp-magnitude-res', 'l1')
+              for r in runs
               if r['method'] == m and r['seed'] == seed and r['target'] == mid]
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), sharey=True)
     for ax, series, title in (
@@ -366,8 +508,8 @@ def plot_acc_vs_macs(rows: List[dict], path: str) -> bool:
                     [r['acc_mean'] for r in rs],
                     yerr=[r['acc_std'] for r in rs],
                     xerr=[100 * r['macs_ratio_std'] for r in rs],
-                    fmt='o-' if method != 'full' else '*', ms=9 if
-                    method == 'full' else 5, capsize=3,
+                    fmt='o-' if method not in UNPRUNED else '*', ms=9 if
+                    method in UNPRUNED else 5, capsize=3,
                     color=COLORS[method], label=METHOD_NAMES[method])
     ax.set_xlabel('MACs reached, % of full model')
     ax.set_ylabel('test top-1 (%), mean ± std over seeds')
@@ -376,6 +518,22 @@ def plot_acc_vs_macs(rows: List[dict], path: str) -> bool:
     ax.legend(fontsize=8)
     _save(fig, path)
     return True
+
+
+def plot_convergence_grid(runs: List[dict], out: str, seed: int = 0
+                          ) -> Dict[str, str]:
+    """One convergence plot (kept channels per layer vs search iteration)
+    per PaS run of ``seed``: ``out/convergence_<run>.png``."""
+    plots = {}
+    for r in runs:
+        if r['method'].startswith('pas') and r['seed'] == seed and \
+                r.get('record', {}).get('trace'):
+            path = osp.join(out, f"convergence_{r['name']}.png")
+            plot_convergence(r['record'], path,
+                             f"{METHOD_NAMES.get(r['method'], r['method'])}"
+                             f", target {r['target']:.0%}, seed {seed}")
+            plots[f"convergence {r['name']}"] = path
+    return plots
 
 
 def _maybe(path):
@@ -392,6 +550,7 @@ def write_report(out: str, meta: Optional[dict] = None) -> dict:
         path = osp.join(out, f'{name}.png')
         if fn(arg, path):
             plots[name] = path
+    plots.update(plot_convergence_grid(runs, out))
     latency = _maybe(osp.join(out, 'latency.json'))
     overhead = _maybe(osp.join(out, 'overhead.json'))
     ddp = _maybe(osp.join(out, 'ddp.json'))
@@ -399,12 +558,15 @@ def write_report(out: str, meta: Optional[dict] = None) -> dict:
     meta = meta or _maybe(osp.join(out, 'meta.json')) or {}
     paired = paired_differences(runs, rows)
     paired_pruners = paired_differences(runs, rows, PRUNERS)
+    pairs = all_pairs(runs, rows) + all_pairs(runs, rows, 'pas-fast')
+    capacity = capacity_check(runs)
     results = dict(meta=meta, summary=rows, paired=paired,
-                   paired_pruners=paired_pruners, plots=plots,
+                   paired_pruners=paired_pruners, pairs=pairs,
+                   capacity=capacity, plots=plots,
                    latency=latency,
                    overhead=overhead, ddp=ddp, resume=resume,
-                   runs=[{k: v for k, v in r.items() if k != 'history'}
-                         for r in runs])
+                   runs=[{k: v for k, v in r.items()
+                          if k not in ('history', 'record')} for r in runs])
     with open(osp.join(out, 'results.json'), 'w') as f:
         json.dump(results, f, indent=1)
     md = ['# pas-mm benchmark results', '']
@@ -417,15 +579,20 @@ def write_report(out: str, meta: Optional[dict] = None) -> dict:
                   'fine-tune all of them); seeds '
                   f"{meta.get('seeds')}; command: `{meta.get('command')}`.")
         md.append('')
-    md += ['## Test top-1 at equal MACs', '',
+    md += ['## Capacity check', '', capacity_text(capacity), '',
+           '## Test top-1 at equal MACs', '',
            'Deployed models, test split, mean ± std over seeds (deployed '
-           'MACs, % of full).', '', method_table(rows), '',
-           '## PaS vs the best baseline, paired by seed', '',
-           paired_table(paired), '',
-           '## PaS vs the best pruning method from the same pre-trained '
-           'weights (all but scratch), paired by seed', '',
-           paired_table(paired_pruners), '', '## All numbers', '',
-           results_table(rows), '']
+           'MACs, % of full). Runs from the pre-trained net train on the '
+           'official PaS schedule unless they say fast recipe.', '',
+           method_table(rows), '',
+           '## PaS (both recipes) vs every other method, paired by seed',
+           '',
+           'Test top-1 differences seed by seed (same pre-trained start);'
+           ' 95% confidence interval of the mean difference from the t '
+           'distribution with n - 1 degrees of freedom.', '',
+           paired_table(pairs), '',
+           '## PaS search diagnostics', '', search_table(runs), '',
+           '## All numbers', '', results_table(rows), '']
     if latency:
         md += ['## Deploy latency (CPU)', latency_table(latency), '']
     text = checks_text(overhead, ddp, resume)

@@ -10,15 +10,20 @@ deploy.pth). Finished runs are skipped when the command is repeated
 (--force reruns them), so an interrupted benchmark continues.
 
 Protocol (the paper's): per seed the unpruned network is pre-trained for
-``P`` epochs from random init, once; every method starts from those
-weights and trains ``S + F`` epochs with one cosine LR schedule: PaS
-searches ``S`` epochs, then fixes the masks (snapped to within 1% of the
-target) and fine-tunes ``F``; uniform / L1 / Torch-Pruning prune the
-pre-trained weights and fine-tune ``S + F``; network slimming trains ``S``
-epochs with its BN-L1 sparsity, then prunes and fine-tunes ``F``; the
-unpruned reference trains ``S + F`` more. ``scratch`` is the uniformly
-narrower network trained from random init for ``P + S + F`` epochs.
-Recipes are chosen on val; the tables report test.
+``P`` epochs from random init (cosine from the config's stock LR), once;
+every method starts from those weights and trains ``S + F`` epochs with
+the official PaS schedule scaled to that LR (pas_mm/official_schedule.py:
+``S`` epochs at 0.1x, then 0.128x with two x0.1 steps). PaS searches ``S``
+epochs, then fixes the masks (snapped to within 1% of the target) and
+fine-tunes ``F``; ``pas-fast`` is PaS under the shipped CPU demo recipe
+instead (cosine from the stock LR, gates at lr x10, no gate decay);
+uniform / L1 / Torch-Pruning prune the pre-trained weights and fine-tune
+``S + F``; network slimming trains ``S`` epochs with its BN-L1 sparsity,
+then prunes and fine-tunes ``F``; the unpruned reference trains ``S + F``
+more. ``scratch`` is the uniformly narrower network and
+``unpruned-scratch`` the unpruned one, trained from random init for
+``P + S + F`` epochs (the capacity check). Recipes are chosen on val; the
+tables report test.
 """
 import argparse
 import json
@@ -63,6 +68,8 @@ def target_ratio(text: str) -> float:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--out', help='default: work_dirs/benchmark/<data name>')
+    p.add_argument('--config', help='config every run starts from (default:'
+                   " the data folder's, common.py::base_config)")
     p.add_argument('--data-root', default='data/animals',
                    help='an ImageNet-style folder with train/ val/ test/'
                    '<class>/*; data/animals, data/elpv and data/digits are '
@@ -104,6 +111,8 @@ def plan(args) -> list:
     P, S, F = args.pretrain_epochs, args.search_epochs, args.finetune_epochs
     common = ['--data-root', args.data_root, '--search-epochs', str(S),
               '--slim-lambda', str(args.slim_lambda)]
+    if args.config:
+        common += ['--config', args.config]
     for key in ('train_indices', 'val_indices'):
         if getattr(args, key) is not None:
             common += ['--' + key.replace('_', '-'), str(getattr(args, key))]
@@ -120,20 +129,25 @@ def plan(args) -> list:
                          method=method, target=target, seed=seed,
                          work_dir=osp.join(runs, name), argv=argv))
 
+    unpruned = ('full', 'unpruned-scratch')
     for seed in args.seeds:
         pre = f'pretrain-s{seed}'
-        job(pre, 'pretrain', 1.0, seed, P)
+        if set(args.methods) - {'scratch', 'unpruned-scratch'}:
+            job(pre, 'pretrain', 1.0, seed, P)
         for t in args.targets:
             for m in args.methods:
                 if m == 'scratch':
                     job(f'{m}-t{t:g}-s{seed}', m, t, seed, P + S + F)
-                elif m != 'full':
+                elif m not in unpruned:
                     job(f'{m}-t{t:g}-s{seed}', m, t, seed, S + F, pre)
         if 'full' in args.methods:
             job(f'full-s{seed}', 'full', 1.0, seed, S + F, pre)
-    # pre-training first, so the pruning runs can start early; long first
-    jobs.sort(key=lambda j: (j['method'] != 'pretrain',
-                             j['method'] != 'scratch'))
+        if 'unpruned-scratch' in args.methods:
+            job(f'unpruned-scratch-s{seed}', 'unpruned-scratch', 1.0, seed,
+                P + S + F)
+    # seed by seed, so a stopped benchmark leaves whole seeds; in a seed
+    # the pre-training first, so the pruning runs can start early
+    jobs.sort(key=lambda j: (j['seed'], j['method'] != 'pretrain'))
     return jobs
 
 
@@ -233,7 +247,8 @@ def main(argv=None):
         raise SystemExit(f'error: {e}') from None
     meta = dict(command='python tools/benchmark/run_all.py ' +
                 shlex.join(sys.argv[1:] if argv is None else argv),
-                data_root=args.data_root, seeds=args.seeds,
+                data_root=args.data_root, config=args.config,
+                seeds=args.seeds,
                 targets=args.targets, methods=args.methods,
                 pretrain_epochs=args.pretrain_epochs,
                 search_epochs=args.search_epochs,

@@ -12,6 +12,10 @@ Methods:
 * ``pas``: PaS from ``--pretrained``: ``--search-epochs`` of search, then
   the masks are fixed (snapped to within 1% of the target) and the rest of
   ``--epochs`` fine-tunes.
+* ``pas-fast``: the same under the shipped CPU demo recipe (cosine from
+  the stock LR, gates at lr x10 without weight decay); ``uniform-fast``
+  and ``tp-magnitude-res-fast`` are those baselines under the same recipe
+  (its cosine from the stock LR), so the fast rows compare like with like.
 * ``uniform``, ``l1``: prune ``--pretrained`` at epoch 0, fine-tune.
 * ``slim``: BN-gamma L1 sparsity for ``--search-epochs`` from
   ``--pretrained``, then prune and fine-tune (same total epochs).
@@ -20,6 +24,8 @@ Methods:
   loss at ``--target`` of the full MACs, its masks then snapped onto the
   latency target (MACs PaS at equal latency).
 * ``scratch``: the uniformly narrower network from random init.
+* ``unpruned-scratch``: the unpruned network from random init (with
+  ``scratch`` at the lowest target: the capacity check).
 * ``tp-<magnitude|taylor|bnscale>-<res|fused>``: Torch-Pruning's global
   pruner on the training (residual) or the fused plain form of
   ``--pretrained``, then fine-tuned.
@@ -29,9 +35,16 @@ model's measured CPU latency at ``--latency-batch`` (one thread, tables in
 ``--latency-table``): PaS searches with a ``LatencyLoss`` and every
 baseline prunes to the same predicted latency.
 
+Runs from random init anneal the config's (stock) LR by a cosine; runs
+from ``--pretrained`` (every method but the ``-fast`` ones) get the official PaS
+schedule scaled to it (:mod:`pas_mm.official_schedule`: ``--search-epochs``
+at 0.1x, the rest at 0.128x with two x0.1 steps), whatever their own
+phases, so every method trains the same epochs at the same LRs.
+
 A final run is deployed (fused, pruned) and checked against the trained
 model; DIR/result.json gets the deployed MACs, widths and the deployed
-model's top-1 on val and test, DIR/deploy.pth the deploy config + weights.
+model's top-1 on val and test (PaS: the search record's summary under
+``search``), DIR/deploy.pth the deploy config + weights.
 """
 import argparse
 import copy
@@ -55,11 +68,14 @@ from pas_mm.deploy import (build_pas_model, count_macs,  # noqa: E402
 from pas_mm.deploy.pipeline import latency_report  # noqa: E402
 from pas_mm.models.latency_table import DEFAULT_TABLE_FILE  # noqa: E402
 
-BASE_METHODS = ('pretrain', 'pas', 'pas-macs', 'uniform', 'l1', 'slim',
-                'full', 'scratch')
+BASE_METHODS = ('pretrain', 'pas', 'pas-fast', 'pas-macs', 'uniform', 'l1',
+                'slim', 'full', 'scratch', 'unpruned-scratch')
+FROM_SCRATCH = ('pretrain', 'scratch', 'unpruned-scratch')
+SEARCHED = ('pas', 'pas-fast', 'pas-macs')
 TP_METHODS = tuple(f'tp-{i}-{f}' for i in IMPORTANCES for f in FORMS
                    if not (i == 'bnscale' and f == 'fused'))
-METHODS = BASE_METHODS + TP_METHODS
+FAST_METHODS = ('uniform-fast', 'tp-magnitude-res-fast')
+METHODS = BASE_METHODS + TP_METHODS + FAST_METHODS
 FUSED_LR_MULT = 0.1  # at 1x the BN-free fused network fell to chance on val
 
 
@@ -81,14 +97,23 @@ def parse_args(argv=None):
     p.add_argument('--budget', choices=('macs', 'latency'), default='macs')
     p.add_argument('--latency-batch', type=int, default=1)
     p.add_argument('--latency-table', default=DEFAULT_TABLE_FILE)
+    p.add_argument('--config', help='config to start from (default: the '
+                   "data folder's, tools/benchmark/common.py::base_config)")
     p.add_argument('--gate-lr-mult', type=float,
-                   help="recipe study: the gates' lr_mult (config's if unset)")
+                   help="recipe study: the gates' lr_mult (schedule's if "
+                   'unset)')
+    p.add_argument('--gate-decay-mult', type=float,
+                   help="recipe study: the gates' decay_mult (schedule's if "
+                   'unset)')
+    p.add_argument('--loss-weight', type=float,
+                   help="recipe study: the MACs loss weight (config's if "
+                   'unset)')
     args = p.parse_args(argv)
     if not 0 < args.target <= 1:
         p.error(f'--target {args.target} must be in (0, 1]')
     if args.method == 'pas-macs' and args.budget != 'latency':
         p.error('--method pas-macs needs --budget latency')
-    needs = args.method not in ('pretrain', 'scratch')
+    needs = args.method not in FROM_SCRATCH
     if needs and not args.pretrained:
         p.error(f'--method {args.method} needs --pretrained')
     return args
@@ -108,12 +133,16 @@ def top1(model, dataloader) -> float:
 
 def run_cfg(args):
     """The run's config (methods other than PaS run as PruneBaselineHook)."""
-    method = args.method
-    search = args.search_epochs if method in ('pas', 'pas-macs',
-                                              'slim') else 0
+    fast = args.method.endswith('-fast')
+    method = args.method[:-len('-fast')] if args.method in FAST_METHODS \
+        else args.method
+    search = args.search_epochs if method in SEARCHED + ('slim', ) else 0
     hook_method = {'pretrain': 'full', 'scratch': 'uniform',
-                   'pas-macs': 'pas'}.get(
-        method, 'full' if method.startswith('tp-') else method)
+                   'unpruned-scratch': 'full'}.get(
+        method, 'pas' if method in SEARCHED else
+        'full' if method.startswith('tp-') else method)
+    schedule = 'cosine' if method in FROM_SCRATCH else \
+        'fast' if fast else 'official'
     cfg = build_cfg(
         args.data_root, args.work_dir, method=hook_method,
         target=args.target, seed=args.seed, search_epochs=search,
@@ -121,8 +150,11 @@ def run_cfg(args):
         slim_lambda=args.slim_lambda if method == 'slim' else 0.,
         train_indices=args.train_indices,
         val_indices=args.val_indices,
-        load_from=None if method in ('pretrain', 'scratch')
-        else args.pretrained)
+        load_from=None if method in FROM_SCRATCH else args.pretrained,
+        schedule=schedule, config=args.config,
+        lr_phases=(args.search_epochs, args.epochs - args.search_epochs))
+    if args.loss_weight is not None:
+        cfg.model.macs_loss.loss_weight = args.loss_weight
     if args.budget == 'latency':
         weight = cfg.model.macs_loss.loss_weight
         cfg.model.macs_loss = dict(
@@ -133,9 +165,11 @@ def run_cfg(args):
             cfg.custom_hooks.append(dict(
                 type='MACsSearchHook', macs_target=args.target,
                 loss_weight=weight, search_epochs=search))
+    gate = cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate']
     if args.gate_lr_mult is not None:
-        cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate'].lr_mult = \
-            args.gate_lr_mult
+        gate.lr_mult = args.gate_lr_mult
+    if args.gate_decay_mult is not None:
+        gate.decay_mult = args.gate_decay_mult
     return cfg
 
 
@@ -155,7 +189,7 @@ def loss_batches(cfg, classifier, n: int = 4):
 def prepare_tp(cfg, args, model) -> dict:
     """Prune ``model`` (pre-trained PaSModel) with Torch-Pruning; point
     ``cfg`` at the pruned network and its weights."""
-    _, importance, form = args.method.split('-')
+    _, importance, form = args.method.split('-')[:3]
     classifier = unpruned_form(model, form)
     target = args.target * model.macs_full
     start = time.perf_counter()
@@ -237,7 +271,14 @@ def run(args) -> dict:
     runner.train()
     result = dict(method=args.method, target=args.target, seed=args.seed,
                   train_seconds=time.perf_counter() - start,
-                  epoch=runner.epoch, **info)
+                  epoch=runner.epoch, lr=cfg.optim_wrapper.optimizer.lr,
+                  gate=dict(cfg.optim_wrapper.paramwise_cfg.custom_keys[
+                      '.gate']), **info)
+    record = osp.join(args.work_dir, 'pas_search.json')
+    if args.method in SEARCHED and osp.exists(record):
+        result['search'] = {k: v for k, v in json.load(open(record)).items()
+                            if k not in ('layers', 'trace_columns',
+                                         'trace')}
     if args.method == 'pretrain':
         arch = runner.model.architecture.state_dict()
         torch.save(dict(state_dict={k: v for k, v in arch.items()

@@ -1,0 +1,18 @@
+#!/bin/bash
+# Benchmark v2 on Animal-MNIST (results.md here), stage by stage, most
+# telling first. Resumable: finished runs (OUT/runs/<run>/result.json) are
+# skipped, so rerunning continues where it stopped.
+#   bash docs/benchmark/animals_v2/run.sh        (from the repository root)
+set -e
+export PYTHONPATH=$PWD
+[ -d data/animals ] || python tools/make_animals.py --out data/animals
+OUT=work_dirs/benchmark/animals_v2
+COMMON="--config configs/pas_repvgg_animals_small.py --data-root data/animals --out $OUT --pretrain-epochs 10 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume"
+RUN="nice -n 5 python tools/benchmark/run_all.py $COMMON"
+$RUN --seeds 0 1 2 --targets 0.15 --methods unpruned-scratch scratch  # capacity
+$RUN --seeds 0 1 2 --targets 0.15 --methods pas uniform tp-magnitude-res full pas-fast
+$RUN --seeds 0 1 2 --targets 0.15 --methods uniform-fast tp-magnitude-res-fast
+nice -n 5 python tools/benchmark/recipe_study.py --bench $OUT --targets 0.15 --seeds 0 --jobs 2
+$RUN --seeds 3 4 --targets 0.15 --methods scratch pas uniform tp-magnitude-res full pas-fast uniform-fast tp-magnitude-res-fast
+$RUN --seeds 0 1 2 --targets 0.3 --methods scratch pas uniform tp-magnitude-res pas-fast uniform-fast
+python tools/benchmark/report.py --out $OUT
