@@ -5,6 +5,7 @@
 # the classifier stays. Target 150 MMACs of the 300 M (the official PaS
 # code's MobileNetV2 regime).
 _base_ = ['mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py']
+from pas_mm.official_schedule import pas_schedule  # noqa: E402
 custom_imports = dict(imports=['pas_mm'], allow_failed_imports=False)
 
 model = dict(
@@ -14,6 +15,22 @@ model = dict(
     gates='auto',
     macs_loss=dict(type='MACsLoss', target='150M', loss_weight=5.0),
     input_shape=(3, 224, 224))
-optim_wrapper = dict(paramwise_cfg=dict(
-    custom_keys={'.gate': dict(lr_mult=10.0, decay_mult=0.0)}))
-custom_hooks = [dict(type='PaSSearchHook', search_epochs=10)]
+
+# The official PaS schedule (pas_mm/official_schedule.py, from github
+# liyy201912/PaS: search at lr 0.02, fine-tune 0.0256 -> 0.00256 -> 0.000256 at
+# a batch of 512, i.e. 0.1x / 0.128x the stock training LR; the gates in the
+# same SGD as the weights, weight decay included), scaled to the stock LR of
+# the base config (mmpretrain: SGD lr 0.045 at 8 x 32): 10 epochs of search,
+# then 50 of fine-tune with two x0.1 steps.
+_pas = pas_schedule(_base_.optim_wrapper.optimizer.lr, search_epochs=10,
+                    finetune_epochs=50)
+optim_wrapper = dict(
+    optimizer=dict(lr=_pas['lr']),
+    paramwise_cfg=dict(custom_keys={'.gate': _pas['gate']}))
+param_scheduler = _pas['param_scheduler']
+train_cfg = dict(by_epoch=True, max_epochs=_pas['max_epochs'])
+custom_hooks = [
+    dict(type='PaSSearchHook', search_epochs=_pas['search_epochs'],
+         interval=200)
+]
+del _pas

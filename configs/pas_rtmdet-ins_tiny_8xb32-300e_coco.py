@@ -6,6 +6,7 @@
 # levels); the output convs (class, box, kernel, mask prototypes) stay.
 # The embedded CPU demo is configs/pas_rtmdet_ins.py.
 _base_ = ['mmdet::rtmdet/rtmdet-ins_tiny_8xb32-300e_coco.py']
+from pas_mm.official_schedule import pas_schedule  # noqa: E402
 custom_imports = dict(imports=['pas_mm'], allow_failed_imports=False)
 
 model = dict(
@@ -15,14 +16,33 @@ model = dict(
     gates='auto',
     macs_loss=dict(type='MACsLoss', target=0.5, loss_weight=5.0),
     input_shape=(3, 640, 640))
-optim_wrapper = dict(paramwise_cfg=dict(
-    custom_keys={'.gate': dict(lr_mult=10.0, decay_mult=0.0)}))
-# mmdet's hooks, then the search: 30 epochs, then the masks are fixed and
-# the 300-epoch schedule goes on as fine-tuning
+# The paper's protocol: the search starts from a trained detector (mmdet's
+# model-zoo RTMDet-Ins-tiny); its keys load under PaSModel.
+load_from = ('https://download.openmmlab.com/mmdetection/v3.0/rtmdet/'
+             'rtmdet-ins_tiny_8xb32-300e_coco/'
+             'rtmdet-ins_tiny_8xb32-300e_coco_20221130_151727-ec670f7e.pth')
+
+# The official PaS schedule (pas_mm/official_schedule.py, from github
+# liyy201912/PaS: search at 0.1x, fine-tune from 0.128x the stock training
+# LR with two x0.1 steps; the gates at the weights' LR and decay), scaled to
+# the base config's LR (mmdet: AdamW 0.004 at 8 x 32). Deviation: mmdet's
+# AdamW is kept (the official code's SGD was never tuned for RTMDet); 10
+# epochs of search, then 50 of fine-tune, the last 20 on mmdet's stage-2
+# pipeline.
+_pas = pas_schedule(_base_.optim_wrapper.optimizer.lr, search_epochs=10,
+                    finetune_epochs=50)
+optim_wrapper = dict(
+    optimizer=dict(lr=_pas['lr']),
+    paramwise_cfg=dict(custom_keys={'.gate': _pas['gate']}))
+param_scheduler = _pas['param_scheduler']
+train_cfg = dict(max_epochs=_pas['max_epochs'],
+                 dynamic_intervals=[(_pas['max_epochs'] - 20, 1)])
 custom_hooks = [
     dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0002,
          update_buffers=True, priority=49),
-    dict(type='PipelineSwitchHook', switch_epoch=280,
+    dict(type='PipelineSwitchHook', switch_epoch=_pas['max_epochs'] - 20,
          switch_pipeline={{_base_.train_pipeline_stage2}}),
-    dict(type='PaSSearchHook', search_epochs=30, interval=50),
+    dict(type='PaSSearchHook', search_epochs=_pas['search_epochs'],
+         interval=50),
 ]
+del _pas

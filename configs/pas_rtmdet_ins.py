@@ -7,6 +7,7 @@
 # configs/pas_rtmdet-ins_tiny_8xb32-300e_coco.py.
 _base_ = ['./pas_rtmdet-ins_tiny_8xb32-300e_coco.py']
 
+load_from = None  # random init: no download in the demo
 search_epochs = 4
 finetune_epochs = 4
 custom_hooks = [

@@ -124,7 +124,8 @@ IMAGENET = ['pas_repvgg_a0_8xb32_in1k.py', 'pas_resnet50_8xb32_in1k.py',
             'pas_repvgg_b1/pas-c_repvgg-b1_8xb32_in1k.py',
             'pas_mobileone_light_a_8xb32_in1k.py',
             'pas_mobileone_light_b_8xb32_in1k.py',
-            'pas_mobileone_light_c_8xb32_in1k.py']
+            'pas_mobileone_light_c_8xb32_in1k.py',
+            'pas_mobilenet-v2_8xb32_in1k.py']
 COCO = ['pas_yolact_r50_1xb8-55e_coco.py',
         'detectors/pas_mask-rcnn_r50_fpn_1x_coco.py',
         'detectors/pas_retinanet_r50_fpn_1x_coco.py',
@@ -181,3 +182,24 @@ def test_imagenet_configs_scale_to_the_official_numbers():
     assert lrs[10] * 512 / batch == pytest.approx(0.0256)
     assert lrs[29] * 512 / batch == pytest.approx(0.00256)
     assert lrs[59] * 512 / batch == pytest.approx(0.000256)
+
+
+def test_rtmdet_config_runs_the_official_schedule_on_adamw():
+    """RTMDet keeps mmdet's AdamW (a stated deviation) on the official LR
+    ratios, and its stage-2 pipeline moves to the last 20 epochs."""
+    pytest.importorskip('mmdet')
+    name = 'pas_rtmdet-ins_tiny_8xb32-300e_coco.py'
+    cfg = load(name)
+    stock = get_config(_stock_config(name)).optim_wrapper.optimizer.lr
+    assert cfg.optim_wrapper.optimizer.type == 'AdamW'
+    assert cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate'] == dict(
+        lr_mult=1.0, decay_mult=1.0)
+    lrs = lr_per_epoch(cfg)
+    assert len(lrs) == 60
+    assert lrs[0] == pytest.approx(0.1 * stock)
+    assert lrs[10] == pytest.approx(0.128 * stock)
+    assert lrs[59] == pytest.approx(0.00128 * stock)
+    hooks = {h.type: h for h in cfg.custom_hooks}
+    assert hooks['PipelineSwitchHook'].switch_epoch == 40
+    assert hooks['PaSSearchHook'].search_epochs == 10
+    assert load('pas_rtmdet_ins.py').load_from is None
