@@ -1,4 +1,4 @@
-"""Assemble ../results.md: head.md (the hand-written text) with the tables
+"""Assemble ../results.md: head.md.in (the hand-written text, links relative to results.md) with the tables
 of work_dirs/benchmark/animals_v2/results.md and recipe_study.md (run
 tools/benchmark/report.py first)."""
 import json, os.path as osp, re, shutil, glob
@@ -11,7 +11,7 @@ def section(title):
     m = re.search(r'^## ' + re.escape(title) + r'.*?\n(.*?)(?=^## |\Z)', gen, re.S | re.M)
     return m.group(1).strip() if m else '(none yet)'
 
-head = open(osp.join(osp.dirname(osp.abspath(__file__)), 'head.md')).read()
+head = open(osp.join(osp.dirname(osp.abspath(__file__)), 'head.md.in')).read()
 res = json.load(open(osp.join(B, 'results.json')))
 runlist = '; '.join(
     f"{'100%' if r['method'] in ('full', 'unpruned-scratch') else format(r['target'], '.0%')}: "
