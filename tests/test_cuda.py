@@ -16,6 +16,7 @@ from mmengine.runner import Runner
 
 from pas_mm.deploy import count_macs, deploy, export_verified
 from pas_mm.models.latency_table import LatencyTable
+from test_latency import check_one_layer_table
 from test_search_runner import CONFIG, digits_cfg
 
 DEVICE = 'cuda'
@@ -106,17 +107,7 @@ def test_a_latency_table_of_one_layer_on_cuda(tmp_path):
     table = LatencyTable(str(tmp_path / 't.json'), DEVICE, grid=2,
                          min_run_time=0.001)
     assert table.name.startswith(f'cuda: {torch.cuda.get_device_name()}')
-    model = MODELS.build(dict(
-        type='PaSModel', architecture=tiny_repvgg_classifier(),
-        input_shape=(3, 32, 32), macs_loss=dict(type='MACsLoss',
-                                                target=0.5)))
-    entry = next(e for e in model.counter.entries
-                 if e.in_gate is not None and e.out_gate is not None)
-    (in_pts, out_pts, ms), = table.layer_grids(entry)
-    assert in_pts[0] == 1 and out_pts[-1] == entry.out_channels
-    t = torch.tensor(ms)
-    assert bool((t > 0).all())
-    assert bool((t.diff(dim=0) >= 0).all() and (t.diff(dim=1) >= 0).all())
+    check_one_layer_table(table)
     (name, tables), = json.loads((tmp_path / 't.json').read_text()).items()
     assert name == table.name and len(tables) == 1
 

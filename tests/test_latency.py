@@ -193,9 +193,11 @@ def test_search_end_snaps_onto_the_latency_target(tmp_path, fake_clock):
     assert report['measured_ratio'] == pytest.approx(0.4, rel=0.01)
 
 
-def test_real_timing_of_a_layer_table_and_models(tmp_path):
-    table = LatencyTable(str(tmp_path / 't.json'), 'cpu', grid=2,
-                         min_run_time=0.001)
+def check_one_layer_table(table: LatencyTable):
+    """Time one gated conv of the tiny RepVGG on ``table``'s device: its
+    grid starts at one kept input channel, ends at the full output width,
+    every time is positive and monotone in both widths. Returns the
+    model."""
     model = MODELS.build(dict(
         type='PaSModel', architecture=tiny_repvgg_classifier(),
         input_shape=(3, 32, 32), macs_loss=dict(type='MACsLoss',
@@ -207,6 +209,13 @@ def test_real_timing_of_a_layer_table_and_models(tmp_path):
     t = torch.tensor(ms)
     assert bool((t > 0).all())
     assert bool((t.diff(dim=0) >= 0).all() and (t.diff(dim=1) >= 0).all())
+    return model
+
+
+def test_real_timing_of_a_layer_table_and_models(tmp_path):
+    table = LatencyTable(str(tmp_path / 't.json'), 'cpu', grid=2,
+                         min_run_time=0.001)
+    model = check_one_layer_table(table)
     assert latency_table.low_quantile([5.0, 1.0, 2.0, 9.0, 3.0]) == 1.0
     deployed = model._deployed_with(None)
     times = table.time_modules([deployed, deployed], torch.randn(1, 3, 32, 32),
