@@ -1,4 +1,5 @@
-"""Assemble ../results.md: head.md.in (the hand-written text, links relative to results.md) with the tables
+"""Assemble ../results.md: head.md.in (the hand-written text, its links
+relative to results.md) with the tables
 of work_dirs/benchmark/animals_v2/results.md and recipe_study.md (run
 tools/benchmark/report.py first)."""
 import json, os.path as osp, re, shutil, glob
