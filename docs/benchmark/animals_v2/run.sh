@@ -9,6 +9,14 @@ export PYTHONPATH=$PWD
 OUT=work_dirs/benchmark/animals_v2
 COMMON="--config configs/pas_repvgg_animals_small.py --data-root data/animals --out $OUT --pretrain-epochs 10 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume"
 RUN="nice -n 5 python tools/benchmark/run_all.py $COMMON"
+# a fresh checkout starts from the committed runs (their result.json and
+# search record), so only what is missing runs; pre-training reruns (its
+# weights are not committed) when a new target or seed needs it
+for d in docs/benchmark/animals_v2/runs/*/; do
+  n=$(basename "$d")
+  case $n in pretrain-*) continue ;; esac
+  [ -e "$OUT/runs/$n/result.json" ] || { mkdir -p "$OUT/runs/$n"; cp "$d"*.json "$OUT/runs/$n/"; }
+done
 $RUN --seeds 0 1 2 --targets 0.15 --methods unpruned-scratch scratch  # capacity
 $RUN --seeds 0 1 2 --targets 0.15 --methods pas uniform tp-magnitude-res full pas-fast
 $RUN --seeds 0 1 2 --targets 0.15 --methods uniform-fast tp-magnitude-res-fast
