@@ -149,11 +149,8 @@ def test_capacity_check_needs_a_gap_over_twice_the_spread(
     assert ('NOT a pruning benchmark' in text) is not passes
 
 
-def test_quick_benchmark_pretrains_prunes_and_reports(tmp_path):
-    """run_all --quick end to end on a small folder: pre-train once, then
-    PaS, uniform and Torch-Pruning from those weights, all on target."""
-    pytest.importorskip('torch_pruning', reason='pip install --no-deps '
-                        '"torch-pruning==1.6.1" (tools/install_benchmark.sh)')
+def tiny_folder(tmp_path) -> str:
+    """A 3-class train/val/test image folder with a learnable cue."""
     from pas_mm.datasets import stratified_split, write_image_folder
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(3), 60)
@@ -162,6 +159,31 @@ def test_quick_benchmark_pretrains_prunes_and_reports(tmp_path):
     data = str(tmp_path / 'data')
     write_image_folder(data, images, labels, ['a', 'b', 'c'],
                        stratified_split(labels, (0.6, 0.2, 0.2), 0), {})
+    return data
+
+
+def test_train_one_anneals_the_target_of_pas_runs_only(tmp_path, capsys):
+    import train_one
+    data = tiny_folder(tmp_path)
+    common = ['--work-dir', str(tmp_path / 'run'), '--data-root', data,
+              '--pretrained', 'pre.pth', '--config',
+              osp.join(ROOT, 'configs/pas_repvgg_animals_small.py')]
+    for method, anneal in (('pas', 0.5), ('pas-fast', 0.5), ('uniform', 0)):
+        cfg = train_one.run_cfg(train_one.parse_args(
+            common + ['--method', method, '--target-anneal', '0.5']))
+        hook, = [h for h in cfg.custom_hooks if h.type == 'PaSSearchHook']
+        assert hook.get('target_anneal', 0) == anneal
+    with pytest.raises(SystemExit):
+        train_one.parse_args(common + ['--target-anneal', '2'])
+    assert '--target-anneal 2.0 must be in [0, 1]' in capsys.readouterr().err
+
+
+def test_quick_benchmark_pretrains_prunes_and_reports(tmp_path):
+    """run_all --quick end to end on a small folder: pre-train once, then
+    PaS, uniform and Torch-Pruning from those weights, all on target."""
+    pytest.importorskip('torch_pruning', reason='pip install --no-deps '
+                        '"torch-pruning==1.6.1" (tools/install_benchmark.sh)')
+    data = tiny_folder(tmp_path)
     out = str(tmp_path / 'bench')
     proc = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools/benchmark/run_all.py'),

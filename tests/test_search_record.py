@@ -107,3 +107,21 @@ def test_hook_warns_when_the_snap_makes_the_cut(tmp_path, caplog):
         r'snap moved (69|70)\.\d% of the full MACs', warnings[0].message)
     assert 'never within 2% of the target in 4 iters' in caplog.text
     assert osp.getsize(osp.join(tmp_path, 'pas_search.png')) > 1000
+
+
+def test_target_anneal_moves_the_loss_target_linearly():
+    """target_anneal=0.5 over a 10-iteration search: the loss pulls toward
+    100% -> 30% over iterations 1-5, then toward the target itself."""
+    model = tiny_pas(target=0.3)
+    hook = PaSSearchHook(search_iters=10, target_anneal=0.5)
+    runner = FakeRunner(model, '.')
+    pulled = []
+    for i in range(7):
+        runner.iter = i
+        hook.before_train_iter(runner, i)
+        loss = float(model.macs_losses()['loss_macs'])  # all kept: ratio 1
+        pulled.append(1 - loss ** 0.5)  # loss_weight 1
+    assert pulled == pytest.approx([0.86, 0.72, 0.58, 0.44, 0.3, 0.3, 0.3])
+    assert model.annealed_target is None
+    with pytest.raises(ValueError, match=r'target_anneal=1.5 must be in'):
+        PaSSearchHook(target_anneal=1.5)

@@ -52,8 +52,12 @@ class PaSSearchMixin:
     latency loss), ``budget_full``, ``budget_min``, ``budget_target`` (its
     units: MACs or ms) and ``macs_target`` (MACs; None under a latency
     loss). :class:`PaSSearchHook` drives any model with this interface
-    (``PaSModel``, ``PaSCycleGAN``).
+    (``PaSModel``, ``PaSCycleGAN``); it may set ``annealed_target`` (budget
+    units), the target the loss pulls toward while the search anneals it
+    (None: ``budget_target``).
     """
+
+    annealed_target: Optional[float] = None
 
     def gates(self) -> Dict[str, DBCGate]:
         """Gates by module path."""
@@ -264,6 +268,7 @@ class PaSSearchMixin:
             losses['latency_ms'] = cost.detach()
         if self.macs_loss is not None and not self.searched:
             key = 'loss_macs' if cost is macs else 'loss_latency'
-            losses[key] = self.macs_loss(cost, self.budget_target,
-                                         self.budget_full)
+            target = self.budget_target if self.annealed_target is None \
+                else self.annealed_target
+            losses[key] = self.macs_loss(cost, target, self.budget_full)
         return losses

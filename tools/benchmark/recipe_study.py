@@ -41,6 +41,10 @@ def variants(search_epochs: int) -> dict:
         'loss weight 1': ['--loss-weight', '1'],
         f'search {max(search_epochs // 2, 1)} epochs':
             ['--search-epochs', str(max(search_epochs // 2, 1))],
+        'target annealed over the first half of the search':
+            ['--target-anneal', '0.5'],
+        'fast recipe, target annealed over the first half of the search':
+            ['--method', 'pas-fast', '--target-anneal', '0.5'],
     }
 
 
@@ -61,7 +65,7 @@ def run_variant(args, meta, extra, run, target, seed) -> None:
                                     'pretrained.pth')]
     if meta.get('config'):
         cmd += ['--config', meta['config']]
-    cmd += extra  # a later --search-epochs wins
+    cmd += extra  # a later --search-epochs or --method wins
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
                MKL_NUM_THREADS=str(args.threads))
     with open(osp.join(run, 'train.log'), 'w') as log:

@@ -108,7 +108,13 @@ def parse_args(argv=None):
     p.add_argument('--loss-weight', type=float,
                    help="recipe study: the MACs loss weight (config's if "
                    'unset)')
+    p.add_argument('--target-anneal', type=float, default=0.0,
+                   help='recipe study: fraction of the search over which '
+                   "the loss target falls from 100%% to --target "
+                   "(PaSSearchHook's target_anneal)")
     args = p.parse_args(argv)
+    if not 0 <= args.target_anneal <= 1:
+        p.error(f'--target-anneal {args.target_anneal} must be in [0, 1]')
     if not 0 < args.target <= 1:
         p.error(f'--target {args.target} must be in (0, 1]')
     if args.method == 'pas-macs' and args.budget != 'latency':
@@ -165,6 +171,9 @@ def run_cfg(args):
             cfg.custom_hooks.append(dict(
                 type='MACsSearchHook', macs_target=args.target,
                 loss_weight=weight, search_epochs=search))
+    for hook in cfg.custom_hooks:
+        if hook.type == 'PaSSearchHook' and method in SEARCHED:
+            hook.target_anneal = args.target_anneal
     gate = cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate']
     if args.gate_lr_mult is not None:
         gate.lr_mult = args.gate_lr_mult

@@ -17,10 +17,17 @@ for d in docs/benchmark/animals_v2/runs/*/; do
   case $n in pretrain-*) continue ;; esac
   [ -e "$OUT/runs/$n/result.json" ] || { mkdir -p "$OUT/runs/$n"; cp "$d"*.json "$OUT/runs/$n/"; }
 done
+for d in docs/benchmark/animals_v2/recipe_study/*/; do
+  n=$(basename "$d")
+  [ -e "$OUT/recipe_study/$n/result.json" ] || { mkdir -p "$OUT/recipe_study/$n"; cp "$d"*.json "$OUT/recipe_study/$n/"; }
+done
 $RUN --seeds 0 1 2 --targets 0.15 --methods unpruned-scratch scratch  # capacity
 $RUN --seeds 0 1 2 --targets 0.15 --methods pas uniform tp-magnitude-res full pas-fast
 $RUN --seeds 0 1 2 --targets 0.15 --methods uniform-fast tp-magnitude-res-fast
 nice -n 5 python tools/benchmark/recipe_study.py --bench $OUT --targets 0.15 --seeds 0 --jobs 2
 $RUN --seeds 3 4 --targets 0.15 --methods scratch pas uniform tp-magnitude-res full pas-fast uniform-fast tp-magnitude-res-fast
-$RUN --seeds 0 1 2 --targets 0.3 --methods scratch pas uniform tp-magnitude-res pas-fast uniform-fast
+$RUN --seeds 0 1 2 --targets 0.15 --methods l1 slim tp-taylor-res
+nice -n 5 python tools/benchmark/recipe_study.py --bench $OUT --targets 0.15 --seeds 0 --jobs 2  # + target annealing
+$RUN --seeds 0 1 2 3 4 --targets 0.3 --methods pas pas-fast uniform-fast tp-magnitude-res-fast scratch
+$RUN --seeds 0 1 2 --targets 0.3 --methods uniform tp-magnitude-res
 python tools/benchmark/report.py --out $OUT
