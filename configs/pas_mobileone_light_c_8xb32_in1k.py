@@ -31,14 +31,9 @@ load_from = 'https://download.openmmlab.com/mmclassification/v0/mobileone/mobile
 # is for the training from scratch): 10 epochs of search, then 50 of fine-tune
 # with two x0.1 steps.
 _pas = pas_schedule(_base_.optim_wrapper.optimizer.lr, search_epochs=10,
-                    finetune_epochs=50)
-optim_wrapper = dict(
-    optimizer=dict(lr=_pas['lr']),
-    paramwise_cfg=dict(custom_keys={'.gate': _pas['gate']}))
+                    finetune_epochs=50, hook_interval=200)
+optim_wrapper = _pas['optim_wrapper']
 param_scheduler = _pas['param_scheduler']
-train_cfg = dict(by_epoch=True, max_epochs=_pas['max_epochs'])
-custom_hooks = [
-    dict(type='PaSSearchHook', search_epochs=_pas['search_epochs'],
-         interval=200)
-]
+train_cfg = _pas['train_cfg']
+custom_hooks = [_pas['search_hook']]
 del _pas

@@ -30,19 +30,16 @@ load_from = ('https://download.openmmlab.com/mmdetection/v3.0/rtmdet/'
 # epochs of search, then 50 of fine-tune, the last 20 on mmdet's stage-2
 # pipeline.
 _pas = pas_schedule(_base_.optim_wrapper.optimizer.lr, search_epochs=10,
-                    finetune_epochs=50)
-optim_wrapper = dict(
-    optimizer=dict(lr=_pas['lr']),
-    paramwise_cfg=dict(custom_keys={'.gate': _pas['gate']}))
+                    finetune_epochs=50, hook_interval=50)
+optim_wrapper = _pas['optim_wrapper']
 param_scheduler = _pas['param_scheduler']
-train_cfg = dict(max_epochs=_pas['max_epochs'],
+train_cfg = dict(_pas['train_cfg'],
                  dynamic_intervals=[(_pas['max_epochs'] - 20, 1)])
 custom_hooks = [
     dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0002,
          update_buffers=True, priority=49),
     dict(type='PipelineSwitchHook', switch_epoch=_pas['max_epochs'] - 20,
          switch_pipeline={{_base_.train_pipeline_stage2}}),
-    dict(type='PaSSearchHook', search_epochs=_pas['search_epochs'],
-         interval=50),
+    _pas['search_hook'],
 ]
 del _pas

@@ -29,16 +29,13 @@ load_from = ('https://download.openmmlab.com/mmdetection/v2.0/yolact/'
 # the base config (mmdet: SGD lr 1e-3 at 1 x 8): 10 epochs of search, then 50
 # of fine-tune with two x0.1 steps.
 _pas = pas_schedule(_base_.optim_wrapper.optimizer.lr, search_epochs=10,
-                    finetune_epochs=50)
-optim_wrapper = dict(
-    optimizer=dict(lr=_pas['lr']),
-    paramwise_cfg=dict(custom_keys={'.gate': _pas['gate']}))
+                    finetune_epochs=50, hook_interval=50)
+optim_wrapper = _pas['optim_wrapper']
 param_scheduler = _pas['param_scheduler']
-train_cfg = dict(max_epochs=_pas['max_epochs'])
+train_cfg = _pas['train_cfg']
 custom_hooks = [
     dict(type='DatasetCheckHook'),  # missing images, broken masks: up front
     dict(type='CheckInvalidLossHook', interval=50, priority='VERY_LOW'),
-    dict(type='PaSSearchHook', search_epochs=_pas['search_epochs'],
-         interval=50),
+    _pas['search_hook']
 ]
 del _pas

@@ -32,30 +32,39 @@ def finetune_milestones(search_epochs: int, finetune_epochs: int
 
 
 def pas_schedule(stock_lr: float, search_epochs: int = 10,
-                 finetune_epochs: int = 50) -> dict:
+                 finetune_epochs: int = 50, hook_interval: int = 50) -> dict:
     """The official PaS LR schedule for a run of search + fine-tune.
 
     Args:
         stock_lr: the network's stock training LR at the run's batch (as
             its training config gives it).
         search_epochs, finetune_epochs: lengths of the two phases.
+        hook_interval: ``search_hook``'s logging interval (iterations).
 
     Returns:
-        ``lr`` (the optimizer's LR: the search LR, 0.1 x ``stock_lr``),
-        ``param_scheduler`` (mmengine epoch schedulers: x1.28 when the
-        search ends, then x0.1 twice at :func:`finetune_milestones`),
-        ``gate`` (the gates' paramwise_cfg: the weights' LR and decay),
-        ``search_epochs`` (for PaSSearchHook) and ``max_epochs``.
+        The config pieces, to be merged over the stock config:
+        ``optim_wrapper`` (the search LR, 0.1 x ``stock_lr``, and the gates'
+        paramwise_cfg: the weights' LR and decay), ``param_scheduler``
+        (mmengine epoch schedulers: x1.28 when the search ends, then x0.1
+        twice at :func:`finetune_milestones`), ``train_cfg``
+        (``max_epochs``) and ``search_hook`` (the ``PaSSearchHook``); and
+        the values they hold: ``lr``, ``gate``, ``search_epochs``,
+        ``max_epochs``.
     """
     steps = finetune_milestones(search_epochs, finetune_epochs)
+    lr, total = SEARCH_LR_RATIO * stock_lr, search_epochs + finetune_epochs
     return dict(
-        lr=SEARCH_LR_RATIO * stock_lr,
+        optim_wrapper=dict(
+            optimizer=dict(lr=lr),
+            paramwise_cfg=dict(custom_keys={'.gate': dict(GATE_PARAMWISE)})),
         param_scheduler=[
             dict(type='MultiStepLR', by_epoch=True, milestones=[search_epochs],
                  gamma=FINETUNE_LR_RATIO / SEARCH_LR_RATIO),
             dict(type='MultiStepLR', by_epoch=True, milestones=steps,
                  gamma=0.1),
         ],
-        gate=dict(GATE_PARAMWISE),
-        max_epochs=search_epochs + finetune_epochs,
+        train_cfg=dict(max_epochs=total),
+        search_hook=dict(type='PaSSearchHook', search_epochs=search_epochs,
+                         interval=hook_interval),
+        lr=lr, gate=dict(GATE_PARAMWISE), max_epochs=total,
         search_epochs=search_epochs)

@@ -27,15 +27,12 @@ model = dict(
 # of fine-tune with two x0.1 steps. 2 + 10 epochs: the length of the 1x
 # schedule, in the official ratio of search to fine-tune (9 : 48).
 _pas = pas_schedule(_base_.optim_wrapper.optimizer.lr, search_epochs=2,
-                    finetune_epochs=10)
-optim_wrapper = dict(
-    optimizer=dict(lr=_pas['lr']),
-    paramwise_cfg=dict(custom_keys={'.gate': _pas['gate']}))
+                    finetune_epochs=10, hook_interval=50)
+optim_wrapper = _pas['optim_wrapper']
 param_scheduler = _pas['param_scheduler']
-train_cfg = dict(max_epochs=_pas['max_epochs'])
+train_cfg = _pas['train_cfg']
 custom_hooks = [
     dict(type='DatasetCheckHook'),
-    dict(type='PaSSearchHook', search_epochs=_pas['search_epochs'],
-         interval=50),
+    _pas['search_hook']
 ]
 del _pas
