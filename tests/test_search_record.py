@@ -47,8 +47,8 @@ def test_record_counts_flips_after_the_target_and_the_snap():
     set_masks(model, masks)
     record.update(model, 1)
     assert record.first_within == 1 and record.flips == dropped
-    last = list(model.gates().values())[-1]  # iteration 2: 3 more off
-    masks[last][masks[last].nonzero()[:3, 0]] = False
+    wide = list(model.gates().values())[-3]  # iteration 2: 3 more off
+    masks[wide][masks[wide].nonzero()[:3, 0]] = False
     set_masks(model, masks)
     record.update(model, 2)
     record.update(model, 3)  # nothing moves: no row, no flips

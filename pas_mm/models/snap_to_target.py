@@ -8,7 +8,11 @@ common). At the end of the search the masks are moved onto the target by
 flipping, one at a time, the channels whose score is nearest the keep
 threshold: the kept channels with the lowest score are dropped while the
 MACs are above ``target * (1 + tol)``, the pruned channels with the highest
-score are restored while they are below ``target * (1 - tol)``.
+score are restored while they are below ``target * (1 - tol)``. A
+channel whose flip alone would jump across the whole band (a wide,
+high-resolution layer's channel can cost more than the band) is passed
+over for the next cheaper one in the order, so the snap lands inside the
+band when any channel can put it there, not merely on the other side.
 
 :func:`round_to_divisor` then makes every width hardware-friendly (a
 multiple of e.g. 8), choosing per layer to round down or up so that the
@@ -54,16 +58,41 @@ def snap_to_target(counter: Budget, masks: Dict[DBCGate, torch.Tensor],
                   for c, s in enumerate(scores[g].detach().flatten())
                   if bool(m[c]) == drop]
     candidates.sort(key=lambda x: x[:3], reverse=not drop)
+    low, high = target * (1 - tol), target * (1 + tol)
+    step = -1 if drop else 1
+    passed = []  # channels whose flip alone jumps past the band
     for _, _, c, g in candidates:
         if drop and widths[g] <= g.min_keep:
             continue
+        trial = _cost_with(counter, widths, g, step)
+        if (trial < low) if drop else (trial > high):
+            passed.append((g, c))  # look for cheaper ones down the order
+            continue
         masks[g][c] = not drop
-        widths[g] += -1 if drop else 1
-        macs = counter.cost_of(widths)
-        if (macs <= target * (1 + tol)) if drop else \
-                (macs >= target * (1 - tol)):
-            break
+        widths[g] += step
+        macs = trial
+        if low <= macs <= high:
+            return masks
+    # no channel lands in the band: here or one jump past, whichever is
+    # nearer the target
+    passed = [(g, c) for g, c in passed
+              if not (drop and widths[g] <= g.min_keep)]
+    best = min(passed, default=None,
+               key=lambda gc: abs(_cost_with(counter, widths, gc[0], step)
+                                  - target))
+    if best is not None and abs(_cost_with(
+            counter, widths, best[0], step) - target) < abs(macs - target):
+        masks[best[0]][best[1]] = not drop
     return masks
+
+
+def _cost_with(counter: Budget, widths: Dict[DBCGate, int], gate: DBCGate,
+               step: int) -> float:
+    """The budget with ``gate``'s width moved by ``step``."""
+    widths[gate] += step
+    cost = counter.cost_of(widths)
+    widths[gate] -= step
+    return cost
 
 
 def _allowed_widths(gate: DBCGate, divisor: int) -> List[int]:
