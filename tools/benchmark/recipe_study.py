@@ -45,6 +45,9 @@ def variants(search_epochs: int) -> dict:
             ['--target-anneal', '0.5'],
         'fast recipe, target annealed over the first half of the search':
             ['--method', 'pas-fast', '--target-anneal', '0.5'],
+        f'search {2 * search_epochs} epochs, loss weight 20':
+            ['--search-epochs', str(2 * search_epochs), '--loss-weight',
+             '20'],
     }
 
 
@@ -80,14 +83,24 @@ def main(argv=None):
     p.add_argument('--seeds', type=int, nargs='+', default=[0])
     p.add_argument('--jobs', type=int, default=2)
     p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--variants', nargs='+', metavar='TAG',
+                   help='run only these variants (tags as in the run '
+                   "folders' names, e.g. loss_weight_20); the table shows "
+                   'every variant with results')
     args = p.parse_args(argv)
     meta = json.load(open(osp.join(args.bench, 'meta.json')))
     todo, cells = [], []
-    for name, extra in variants(meta['search_epochs']).items():
+    names = variants(meta['search_epochs'])
+    unknown = set(args.variants or ()) - {tag(n) for n in names}
+    if unknown:
+        p.error(f'unknown --variants {sorted(unknown)}; choose from '
+                f'{[tag(n) for n in names]}')
+    for name, extra in names.items():
         for t in args.targets:
             runs = [osp.join(args.bench, 'recipe_study',
                              f'{tag(name)}-t{t:g}-s{s}') for s in args.seeds]
-            todo += [(extra, r, t, s) for r, s in zip(runs, args.seeds)]
+            if args.variants is None or tag(name) in args.variants:
+                todo += [(extra, r, t, s) for r, s in zip(runs, args.seeds)]
             cells.append((name, t, runs))
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(lambda j: run_variant(args, meta, *j), todo))

@@ -10,12 +10,13 @@ OUT=work_dirs/benchmark/animals_v2
 COMMON="--config configs/pas_repvgg_animals_small.py --data-root data/animals --out $OUT --pretrain-epochs 10 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume"
 RUN="nice -n 5 python tools/benchmark/run_all.py $COMMON"
 # a fresh checkout starts from the committed runs (their result.json and
-# search record), so only what is missing runs; pre-training reruns (its
-# weights are not committed) when a new target or seed needs it
+# search record, and the pre-trained weights of every seed: CPU training is
+# not bit-reproducible across machines, so a new method on an old seed must
+# start from the same net to be paired), so only what is missing runs
 for d in docs/benchmark/animals_v2/runs/*/; do
   n=$(basename "$d")
-  case $n in pretrain-*) continue ;; esac
-  [ -e "$OUT/runs/$n/result.json" ] || { mkdir -p "$OUT/runs/$n"; cp "$d"*.json "$OUT/runs/$n/"; }
+  case $n in pretrain-*) [ -e "$d/pretrained.pth" ] || continue ;; esac
+  [ -e "$OUT/runs/$n/result.json" ] || { mkdir -p "$OUT/runs/$n"; cp "$d"*.json "$OUT/runs/$n/"; cp "$d"*.pth "$OUT/runs/$n/" 2>/dev/null || true; }
 done
 for d in docs/benchmark/animals_v2/recipe_study/*/; do
   n=$(basename "$d")
@@ -30,4 +31,8 @@ $RUN --seeds 0 1 2 --targets 0.15 --methods l1 slim tp-taylor-res
 nice -n 5 python tools/benchmark/recipe_study.py --bench $OUT --targets 0.15 --seeds 0 --jobs 2  # + target annealing
 $RUN --seeds 0 1 2 3 4 --targets 0.3 --methods pas pas-fast uniform-fast tp-magnitude-res-fast scratch
 $RUN --seeds 0 1 2 --targets 0.3 --methods uniform tp-magnitude-res
+# the official LR's two best knobs on val (search 4 epochs, loss weight 20),
+# and both together, on 3 seeds
+nice -n 5 python tools/benchmark/recipe_study.py --bench $OUT --targets 0.15 --seeds 0 1 2 --jobs 2 --variants search_4_epochs loss_weight_20 search_4_epochs__loss_weight_20
+$RUN --seeds 0 1 2 3 4 --targets 0.1 --methods pas-fast uniform-fast tp-magnitude-res-fast scratch pas
 python tools/benchmark/report.py --out $OUT
