@@ -35,4 +35,7 @@ $RUN --seeds 0 1 2 --targets 0.3 --methods uniform tp-magnitude-res
 # and both together, on 3 seeds
 nice -n 5 python tools/benchmark/recipe_study.py --bench $OUT --targets 0.15 --seeds 0 1 2 --jobs 2 --variants search_4_epochs loss_weight_20 search_4_epochs__loss_weight_20
 $RUN --seeds 0 1 2 3 4 --targets 0.1 --methods pas-fast uniform-fast tp-magnitude-res-fast scratch pas
+# every row to 5 seeds
+$RUN --seeds 3 4 --targets 0.15 --methods unpruned-scratch l1 slim tp-taylor-res
+$RUN --seeds 3 4 --targets 0.3 --methods uniform tp-magnitude-res
 python tools/benchmark/report.py --out $OUT
