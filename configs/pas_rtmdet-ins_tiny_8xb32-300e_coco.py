@@ -31,15 +31,15 @@ load_from = ('https://download.openmmlab.com/mmdetection/v3.0/rtmdet/'
 # pipeline.
 _pas = pas_schedule(_base_.optim_wrapper.optimizer.lr, search_epochs=10,
                     finetune_epochs=50, hook_interval=50)
+_stage2 = _pas['train_cfg']['max_epochs'] - 20  # first stage-2 epoch
 optim_wrapper = _pas['optim_wrapper']
 param_scheduler = _pas['param_scheduler']
-train_cfg = dict(_pas['train_cfg'],
-                 dynamic_intervals=[(_pas['max_epochs'] - 20, 1)])
+train_cfg = dict(_pas['train_cfg'], dynamic_intervals=[(_stage2, 1)])
 custom_hooks = [
     dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0002,
          update_buffers=True, priority=49),
-    dict(type='PipelineSwitchHook', switch_epoch=_pas['max_epochs'] - 20,
+    dict(type='PipelineSwitchHook', switch_epoch=_stage2,
          switch_pipeline={{_base_.train_pipeline_stage2}}),
     _pas['search_hook'],
 ]
-del _pas
+del _pas, _stage2

@@ -47,15 +47,12 @@ def pas_schedule(stock_lr: float, search_epochs: int = 10,
         paramwise_cfg: the weights' LR and decay), ``param_scheduler``
         (mmengine epoch schedulers: x1.28 when the search ends, then x0.1
         twice at :func:`finetune_milestones`), ``train_cfg``
-        (``max_epochs``) and ``search_hook`` (the ``PaSSearchHook``); and
-        the values they hold: ``lr``, ``gate``, ``search_epochs``,
-        ``max_epochs``.
+        (``max_epochs``) and ``search_hook`` (the ``PaSSearchHook``).
     """
     steps = finetune_milestones(search_epochs, finetune_epochs)
-    lr, total = SEARCH_LR_RATIO * stock_lr, search_epochs + finetune_epochs
     return dict(
         optim_wrapper=dict(
-            optimizer=dict(lr=lr),
+            optimizer=dict(lr=SEARCH_LR_RATIO * stock_lr),
             paramwise_cfg=dict(custom_keys={'.gate': dict(GATE_PARAMWISE)})),
         param_scheduler=[
             dict(type='MultiStepLR', by_epoch=True, milestones=[search_epochs],
@@ -63,8 +60,6 @@ def pas_schedule(stock_lr: float, search_epochs: int = 10,
             dict(type='MultiStepLR', by_epoch=True, milestones=steps,
                  gamma=0.1),
         ],
-        train_cfg=dict(max_epochs=total),
+        train_cfg=dict(max_epochs=search_epochs + finetune_epochs),
         search_hook=dict(type='PaSSearchHook', search_epochs=search_epochs,
-                         interval=hook_interval),
-        lr=lr, gate=dict(GATE_PARAMWISE), max_epochs=total,
-        search_epochs=search_epochs)
+                         interval=hook_interval))

@@ -168,9 +168,10 @@ class PaSSearchHook(Hook):
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         if self.search_iters is not None and runner.iter >= self.search_iters:
             self._end_search(runner)
-        model = self.pas_model(runner)
-        if self.target_anneal and not model.searched:
-            self._anneal(runner, model)
+        if self.target_anneal:
+            model = self.pas_model(runner)
+            if not model.searched:
+                self._anneal(runner, model)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:

@@ -75,14 +75,11 @@ def snap_to_target(counter: Budget, masks: Dict[DBCGate, torch.Tensor],
             return masks
     # no channel lands in the band: here or one jump past, whichever is
     # nearer the target
-    passed = [(g, c) for g, c in passed
-              if not (drop and widths[g] <= g.min_keep)]
-    best = min(passed, default=None,
-               key=lambda gc: abs(_cost_with(counter, widths, gc[0], step)
-                                  - target))
-    if best is not None and abs(_cost_with(
-            counter, widths, best[0], step) - target) < abs(macs - target):
-        masks[best[0]][best[1]] = not drop
+    jumps = [(abs(_cost_with(counter, widths, g, step) - target), g, c)
+             for g, c in passed if not (drop and widths[g] <= g.min_keep)]
+    gap, g, c = min(jumps, key=lambda j: j[0], default=(None, None, None))
+    if gap is not None and gap < abs(macs - target):
+        masks[g][c] = not drop
     return masks
 
 

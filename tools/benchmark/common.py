@@ -158,12 +158,13 @@ def build_cfg(data_root: str,
         official = pas_schedule(cfg.optim_wrapper.optimizer.lr,
                                 *(lr_phases or (search_epochs,
                                                 finetune_epochs)))
-        if official['max_epochs'] != total:
+        if official['train_cfg']['max_epochs'] != total:
             raise ValueError(f'lr_phases {lr_phases} do not add up to the '
                              f'{total} epochs of the run')
-        cfg.optim_wrapper.optimizer.lr = official['lr']
+        pieces = official['optim_wrapper']
+        cfg.optim_wrapper.optimizer.lr = pieces['optimizer']['lr']
         cfg.param_scheduler = official['param_scheduler']
-        gate.update(official['gate'])
+        gate.update(pieces['paramwise_cfg']['custom_keys']['.gate'])
     else:
         cfg.param_scheduler = dict(type='CosineAnnealingLR', by_epoch=True,
                                    begin=0, T_max=total, end=total,

@@ -56,8 +56,7 @@ def at_target(t):
     return line
 LABEL = {'uniform': 'uniform', 'tp-magnitude-res': 'Torch-Pruning L2', 'uniform-fast': 'uniform-fast',
          'tp-magnitude-res-fast': 'Torch-Pruning-fast', 'scratch': 'the narrower net from scratch'}
-pas_s = [r['search']['snap'] for r in res['runs'] if r['method'] == 'pas' and r['target'] == 0.15]
-fast_s = [r['search']['snap'] for r in res['runs'] if r['method'] == 'pas-fast' and r['target'] == 0.15]
+pas_s, fast_s = snaps('pas', 0.15), snaps('pas-fast', 0.15)
 rng = lambda v: f"{100*min(v):.0f}-{100*max(v):.0f}%"
 parts['VERDICT'] = f"""At 15% of the MACs, on a net where capacity matters (check above);
 paired differences are test top-1 points, 95% t interval, bold where it
