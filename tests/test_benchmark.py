@@ -225,3 +225,26 @@ def test_run_all_rejects_bad_input_before_training(tmp_path, capsys):
                        r"\['a'\], train has \['a', 'b'\]$"):
         run_all.main(['--data-root', str(data), '--out', str(tmp_path / 'o')])
     assert not (tmp_path / 'o' / 'runs').exists()  # nothing trained
+
+
+def test_torch_pruning_rebuild_accepts_any_target(tmp_path):
+    """The gated net rebuilt at Torch-Pruning's widths searches nothing:
+    at 10% its MACs target, a ratio of the pruned net, would sit below the
+    pruned net's minimum (MNIST) and must not be applied."""
+    pytest.importorskip('torch_pruning', reason='pip install --no-deps '
+                        '"torch-pruning==1.6.1" (tools/install_benchmark.sh)')
+    import argparse
+
+    import train_one
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/pas_repvgg_mnist_small.py'))
+    cfg.model.macs_loss.target = 0.1  # as common.build_cfg sets it
+    model = MODELS.build(cfg.model)
+    args = argparse.Namespace(method='tp-magnitude-res', target=0.1,
+                              work_dir=str(tmp_path))
+    assert train_one.prepare_tp(cfg, args, model)['macs_target'] == \
+        0.1 * model.macs_full
+    pruned = MODELS.build(cfg.model)  # raised PaSConfigError before
+    assert [g.num_channels for g in pruned.gates().values()] == \
+        cfg.model.backbone.widths
+    assert pruned.macs_full == pytest.approx(0.1 * model.macs_full, rel=0.05)
