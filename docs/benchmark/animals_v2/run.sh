@@ -9,19 +9,9 @@ export PYTHONPATH=$PWD
 OUT=work_dirs/benchmark/animals_v2
 COMMON="--config configs/pas_repvgg_animals_small.py --data-root data/animals --out $OUT --pretrain-epochs 10 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume"
 RUN="nice -n 5 python tools/benchmark/run_all.py $COMMON"
-# a fresh checkout starts from the committed runs (their result.json and
-# search record, and the pre-trained weights of every seed: CPU training is
-# not bit-reproducible across machines, so a new method on an old seed must
-# start from the same net to be paired), so only what is missing runs
-for d in docs/benchmark/animals_v2/runs/*/; do
-  n=$(basename "$d")
-  case $n in pretrain-*) [ -e "$d/pretrained.pth" ] || continue ;; esac
-  [ -e "$OUT/runs/$n/result.json" ] || { mkdir -p "$OUT/runs/$n"; cp "$d"*.json "$OUT/runs/$n/"; cp "$d"*.pth "$OUT/runs/$n/" 2>/dev/null || true; }
-done
-for d in docs/benchmark/animals_v2/recipe_study/*/; do
-  n=$(basename "$d")
-  [ -e "$OUT/recipe_study/$n/result.json" ] || { mkdir -p "$OUT/recipe_study/$n"; cp "$d"*.json "$OUT/recipe_study/$n/"; }
-done
+# a fresh checkout starts from the committed runs (result.json, search
+# record and every seed's pre-trained weights), so only what is missing runs
+bash tools/benchmark/restore_runs.sh docs/benchmark/animals_v2 $OUT
 $RUN --seeds 0 1 2 --targets 0.15 --methods unpruned-scratch scratch  # capacity
 $RUN --seeds 0 1 2 --targets 0.15 --methods pas uniform tp-magnitude-res full pas-fast
 $RUN --seeds 0 1 2 --targets 0.15 --methods uniform-fast tp-magnitude-res-fast

@@ -3,7 +3,8 @@
 # small enough to be capacity-bound at 10% of its MACs. Resumable: finished
 # runs (OUT/runs/<run>/result.json) are skipped, so rerunning continues
 # where it stopped; the committed runs (with every seed's pre-trained
-# weights) are copied in first, so only what is missing runs.
+# weights) are copied in first (restore_runs.sh), so only what is missing
+# runs.
 #   bash docs/benchmark/mnist_v2/run.sh        (from the repository root)
 set -e
 export PYTHONPATH=$PWD
@@ -11,12 +12,7 @@ export PYTHONPATH=$PWD
 OUT=work_dirs/benchmark/mnist_v2
 COMMON="--config configs/pas_repvgg_mnist_small.py --data-root data/mnist --out $OUT --pretrain-epochs 3 --search-epochs 1 --finetune-epochs 2 --jobs 2 --threads 1 --skip latency overhead ddp resume"
 RUN="nice -n 5 python tools/benchmark/run_all.py $COMMON"
-for d in docs/benchmark/mnist_v2/runs/*/; do
-  [ -d "$d" ] || continue
-  n=$(basename "$d")
-  case $n in pretrain-*) [ -e "$d/pretrained.pth" ] || continue ;; esac
-  [ -e "$OUT/runs/$n/result.json" ] || { mkdir -p "$OUT/runs/$n"; cp "$d"*.json "$OUT/runs/$n/"; cp "$d"*.pth "$OUT/runs/$n/" 2>/dev/null || true; }
-done
+bash tools/benchmark/restore_runs.sh docs/benchmark/mnist_v2 $OUT
 # the capacity check first, then the methods that matter most, seeds 0-4
 $RUN --seeds 0 1 2 3 4 --targets 0.1 --methods unpruned-scratch scratch pas-fast uniform-fast tp-magnitude-res-fast pas
 python tools/benchmark/report.py --out $OUT
