@@ -153,3 +153,55 @@ def test_snap_lands_in_the_band_when_the_next_channel_would_jump_it(target):
     reached = model.counter.macs_of({g: int(m.sum()) for g, m in
                                      snapped.items()})
     assert abs(reached / model.macs_target - 1) <= 0.0005
+
+
+def test_snap_per_cost_takes_expensive_channels_before_cheap_ones():
+    """A search stopped far above the target with the cheapest layer's
+    gates nearest the threshold: by gate value the snap cuts that layer to
+    min_keep and still has to cut on; per unit of MACs it takes the most
+    expensive layer's channels (a slightly larger margin each), spends less
+    total margin and leaves the cheap layer whole."""
+    model = pas_model(lambda c, g: torch.full((c, ), 0.9))
+    gates = list(model.gates().values())
+    full = {g: g.num_channels for g in gates}
+    base = model.counter.macs_of(full)
+
+    def unit(g):  # MACs of one channel of g at full width
+        return base - model.counter.macs_of({**full, g: full[g] - 1})
+
+    cheap, dear = min(gates, key=unit), max(gates, key=unit)
+    assert unit(dear) > 4 * unit(cheap)
+    cheap.weight.data.fill_(0.51)  # margin 0.01
+    dear.weight.data.fill_(0.53)   # margin 0.03
+    cheap_all = unit(cheap) * (cheap.num_channels - cheap.min_keep)
+    target = base - 1.2 * cheap_all
+    assert base - target < unit(dear) * (dear.num_channels - dear.min_keep)
+    masks = {g: g.hard_mask() for g in gates}
+    by = {}
+    for per_cost in (False, True):
+        scores = {g: g.weight - g.threshold for g in gates}
+        out = snap_to_target(model.counter, masks, scores, target, 0.01,
+                             per_cost)
+        reached = model.counter.macs_of({g: int(m.sum()) for g, m in
+                                         out.items()})
+        assert abs(reached / target - 1) <= 0.01
+        by[per_cost] = (out, sum(float(g.weight[c] - g.threshold)
+                                 for g, c in flipped(masks, out)))
+    assert int(by[False][0][cheap].sum()) == cheap.min_keep
+    assert int(by[True][0][cheap].sum()) == cheap.num_channels
+    assert by[True][1] < by[False][1]
+    wired = pas_model(lambda c, g: torch.full((c, ), 0.9),  # the same,
+                      target=target / model.macs_full)   # via fix_gates
+    twins = dict(zip(gates, wired.gates().values()))
+    for g in (cheap, dear):
+        twins[g].weight.data.copy_(g.weight.data)
+    wired.fix_gates(snap_tol=0.01, snap_per_cost=True)
+    assert all(torch.equal(twins[g].fixed_mask, by[True][0][g])
+               for g in gates)
+
+
+def test_search_hook_checks_snap_per_cost():
+    from pas_mm.hooks import PaSSearchHook
+    with pytest.raises(ValueError, match=r"snap_per_cost='yes' must be True "
+                       'or False'):
+        PaSSearchHook(search_epochs=1, snap_per_cost='yes')

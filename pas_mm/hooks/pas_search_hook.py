@@ -56,6 +56,12 @@ class PaSSearchHook(Hook):
             the masks as the search left them. Under a latency loss the
             deployed model is then timed against the full one and the snap
             corrected until the measured ratio is on target (logged).
+        snap_per_cost (bool): the snap flips the channels whose gate is
+            nearest the threshold per MAC (or ms) the flip moves, not the
+            nearest ones: when the search ends far from the target it then
+            takes a few expensive channels rather than many cheap ones
+            (default False: by gate value, as the benchmark's committed
+            runs were made).
         divisor (int, optional): then round every kept width to a multiple
             of it (e.g. 8 or 16, for hardware that prefers such widths; a
             layer narrower than that keeps its full width), choosing per
@@ -81,6 +87,7 @@ class PaSSearchHook(Hook):
                  search_iters: Optional[int] = None,
                  interval: int = 50,
                  snap_tol: Optional[float] = 0.01,
+                 snap_per_cost: bool = False,
                  divisor: Optional[int] = None,
                  subnet_file: str = 'pas_subnet.json',
                  target_tol: float = TARGET_TOL,
@@ -106,6 +113,10 @@ class PaSSearchHook(Hook):
         if not 0 <= target_anneal <= 1:
             raise ValueError(f'PaSSearchHook: target_anneal={target_anneal} '
                              'must be in [0, 1] (a fraction of the search)')
+        if not isinstance(snap_per_cost, bool):
+            raise ValueError('PaSSearchHook: snap_per_cost='
+                             f'{snap_per_cost!r} must be True or False')
+        self.snap_per_cost = snap_per_cost
         self.target_anneal = target_anneal
         self.interval = interval
         self.snap_tol = snap_tol
@@ -196,7 +207,7 @@ class PaSSearchHook(Hook):
         searched = model.macs_summary()
         masks = {n: g.hard_mask() for n, g in model.gates().items()}
         ratio = float(model.budget.kept_cost() / model.budget_full)
-        model.fix_gates(self.snap_tol, self.divisor)
+        model.fix_gates(self.snap_tol, self.divisor, self.snap_per_cost)
         snapped = '' if self.snap_tol is None else \
             f'searched {searched}; snapped to within {self.snap_tol:.1%}: '
         if self.divisor is not None:
@@ -218,8 +229,10 @@ class PaSSearchHook(Hook):
                 f"the full {model.budget.name} (search ended at "
                 f"{snap['searched_ratio']:.1%}, target "
                 f"{self.record.target_ratio:.1%}): the search did not reach "
-                'its target and the snap chose those channels by gate value '
-                'alone; search longer or raise the loss weight')
+                'its target and the snap chose those channels '
+                + ('by gate value per MAC' if self.snap_per_cost else
+                   'by gate value alone (snap_per_cost=True weighs their '
+                   'cost)') + '; search longer or raise the loss weight')
         if get_rank() != 0:
             return
         path = osp.join(runner.work_dir, self.record_file)

@@ -129,7 +129,8 @@ class PaSSearchMixin:
         return all(bool(g.fixed) for g in self.gates().values())
 
     def fix_gates(self, snap_tol: Optional[float] = None,
-                  divisor: Optional[int] = None) -> None:
+                  divisor: Optional[int] = None,
+                  snap_per_cost: bool = False) -> None:
         """End the search: freeze every gate's mask.
 
         Args:
@@ -144,16 +145,20 @@ class PaSSearchMixin:
             divisor: if given, every width is then rounded to a multiple
                 of it (or the full width), staying as near the target as
                 the rounding allows (:func:`round_to_divisor`).
+            snap_per_cost: the snap flips the channels with the least
+                distance from the threshold per unit of the budget they
+                move (``per_cost`` of :func:`snap_to_target`), not the
+                least distance.
         """
         gates = list(self.gates().values())
         searched = {g: g.hard_mask() for g in gates}
-        scores = {g: g.weight for g in gates}
-        masks = self._snapped(searched, scores, self.budget_target, snap_tol,
-                              divisor)
+        scores = {g: g.weight - g.threshold if snap_per_cost else g.weight
+                  for g in gates}
+        snap = dict(tol=snap_tol, divisor=divisor, per_cost=snap_per_cost)
+        masks = self._snapped(searched, scores, self.budget_target, **snap)
         if (snap_tol is not None and self.budget is not self.counter
                 and self.macs_loss.table.measure):
-            masks = self.snap_to_measured(searched, scores, masks,
-                                          snap_tol, divisor)
+            masks = self.snap_to_measured(searched, scores, masks, **snap)
         if get_world_size() > 1:  # every rank fixes rank 0's masks
             shared = [[masks[g].cpu() for g in gates]]
             broadcast_object_list(shared, src=0)
@@ -161,18 +166,18 @@ class PaSSearchMixin:
         for g in gates:
             g.fix(masks[g])
 
-    def _snapped(self, masks, scores, target: float,
-                 snap_tol: Optional[float], divisor: Optional[int]):
-        if snap_tol is not None:
-            masks = snap_to_target(self.budget, masks, scores, target,
-                                   snap_tol)
+    def _snapped(self, masks, scores, target: float, tol: Optional[float],
+                 divisor: Optional[int], per_cost: bool = False):
+        if tol is not None:
+            masks = snap_to_target(self.budget, masks, scores, target, tol,
+                                   per_cost)
         if divisor is not None:
             masks = round_to_divisor(self.budget, masks, scores, target,
                                      divisor)
         return masks
 
-    def snap_to_measured(self, searched, scores, masks, snap_tol: float,
-                         divisor: Optional[int]):
+    def snap_to_measured(self, searched, scores, masks, tol: float,
+                         divisor: Optional[int], per_cost: bool = False):
         """Snap again until the *measured* latency ratio (deployed / full
         deployed, timed in turns) is on the target's; records each try
         in ``latency_checks``.
@@ -186,7 +191,8 @@ class PaSSearchMixin:
             searched: gate -> bool mask the snaps start from.
             scores: gate -> (C,) score (higher: kept first).
             masks: gate -> bool mask already snapped to the prediction.
-            snap_tol, divisor: as for :meth:`fix_gates`.
+            tol, divisor, per_cost: the snap's, as ``snap_tol``,
+                ``divisor``, ``snap_per_cost`` of :meth:`fix_gates`.
         """
         goal = self.budget_target / self.budget_full
         target = self.budget_target
@@ -199,13 +205,14 @@ class PaSSearchMixin:
                 predicted_ms=predicted, measured_ms=ms,
                 measured_full_ms=full_ms, measured_ratio=ms / full_ms,
                 target_ratio=goal))
-            if (abs(ms / full_ms / goal - 1) <= max(snap_tol, 0.03)
+            if (abs(ms / full_ms / goal - 1) <= max(tol, 0.03)
                     or attempt == MEASURED_SNAPS - 1):
                 break
             error = predicted - ms * self.budget_full / full_ms
             target = min(self.budget_full,
                          max(self.budget_min, self.budget_target + error))
-            masks = self._snapped(searched, scores, target, snap_tol, divisor)
+            masks = self._snapped(searched, scores, target, tol, divisor,
+                                  per_cost)
         return masks
 
     def subnet(self) -> dict:

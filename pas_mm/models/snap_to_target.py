@@ -14,6 +14,15 @@ high-resolution layer's channel can cost more than the band) is passed
 over for the next cheaper one in the order, so the snap lands inside the
 band when any channel can put it there, not merely on the other side.
 
+With ``per_cost`` the order is by score per unit of cost instead: a flip
+costs its distance from the threshold (the score is then the signed margin
+``v - threshold``) and buys the budget that one channel of its layer moves,
+so the snap spends the least total margin for the MACs it must move (the
+greedy knapsack order). By score alone, a search that stopped far from the
+target has the snap cut many cheap channels whose gates merely sit nearest
+the threshold, down to ``min_keep`` in a cheap layer; per unit of cost it
+takes one expensive channel with a slightly larger margin first.
+
 :func:`round_to_divisor` then makes every width hardware-friendly (a
 multiple of e.g. 8), choosing per layer to round down or up so that the
 MACs stay as near the target as the rounding allows.
@@ -30,7 +39,8 @@ Budget = MACsCounter  # or LatencyCounter: anything with cost_of(widths)
 
 def snap_to_target(counter: Budget, masks: Dict[DBCGate, torch.Tensor],
                    scores: Dict[DBCGate, torch.Tensor], target: float,
-                   tol: float = 0.01) -> Dict[DBCGate, torch.Tensor]:
+                   tol: float = 0.01,
+                   per_cost: bool = False) -> Dict[DBCGate, torch.Tensor]:
     """Masks whose MACs are within ``tol`` (relative) of ``target``.
 
     Args:
@@ -42,6 +52,9 @@ def snap_to_target(counter: Budget, masks: Dict[DBCGate, torch.Tensor],
             ``v`` nearest the threshold).
         target: the budget's target (absolute MACs or ms).
         tol: allowed relative distance to the target.
+        per_cost: order the flips by ``|score| / cost of one channel of the
+            layer`` (ascending; ``score`` a signed margin from the cut, the
+            cost taken at the starting widths) instead of by score.
 
     Returns:
         New masks. Every gate keeps at least ``min_keep`` channels, so a
@@ -53,13 +66,17 @@ def snap_to_target(counter: Budget, masks: Dict[DBCGate, torch.Tensor],
     drop = macs > target * (1 + tol)
     if not drop and macs >= target * (1 - tol):
         return masks
-    candidates = [(float(s), i, c, g)
+    step = -1 if drop else 1
+    if per_cost:  # one channel's budget per layer, at the starting widths
+        unit = {g: max(abs(_cost_with(counter, widths, g, step) - macs),
+                       1e-12) for g, m in masks.items()
+                if bool((m == drop).any())}
+    candidates = [(abs(float(s)) / unit[g] if per_cost else float(s), i, c, g)
                   for i, (g, m) in enumerate(masks.items())
                   for c, s in enumerate(scores[g].detach().flatten())
                   if bool(m[c]) == drop]
-    candidates.sort(key=lambda x: x[:3], reverse=not drop)
+    candidates.sort(key=lambda x: x[:3], reverse=not (drop or per_cost))
     low, high = target * (1 - tol), target * (1 + tol)
-    step = -1 if drop else 1
     passed = []  # channels whose flip alone jumps past the band
     for _, _, c, g in candidates:
         if drop and widths[g] <= g.min_keep:

@@ -48,6 +48,11 @@ def variants(search_epochs: int) -> dict:
         f'search {2 * search_epochs} epochs, loss weight 20':
             ['--search-epochs', str(2 * search_epochs), '--loss-weight',
              '20'],
+        'snap by gate margin per MAC': ['--snap-per-cost'],
+        'loss weight 20, snap by gate margin per MAC':
+            ['--loss-weight', '20', '--snap-per-cost'],
+        'fast recipe, snap by gate margin per MAC':
+            ['--method', 'pas-fast', '--snap-per-cost'],
     }
 
 

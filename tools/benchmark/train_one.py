@@ -112,6 +112,9 @@ def parse_args(argv=None):
                    help='recipe study: fraction of the search over which '
                    "the loss target falls from 100%% to --target "
                    "(PaSSearchHook's target_anneal)")
+    p.add_argument('--snap-per-cost', action='store_true',
+                   help='recipe study: the end-of-search snap ranks channels '
+                   "by gate margin per MAC (PaSSearchHook's snap_per_cost)")
     args = p.parse_args(argv)
     if not 0 <= args.target_anneal <= 1:
         p.error(f'--target-anneal {args.target_anneal} must be in [0, 1]')
@@ -174,6 +177,7 @@ def run_cfg(args):
     for hook in cfg.custom_hooks:
         if hook.type == 'PaSSearchHook' and method in SEARCHED:
             hook.target_anneal = args.target_anneal
+            hook.snap_per_cost = args.snap_per_cost
     gate = cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate']
     if args.gate_lr_mult is not None:
         gate.lr_mult = args.gate_lr_mult
