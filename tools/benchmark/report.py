@@ -21,6 +21,8 @@ from pas_mm.hooks.search_record import plot_convergence  # noqa: E402
 METHOD_NAMES = {
     'pas': 'PaS, official schedule (search + fine-tune)',
     'pas-fast': 'PaS, shipped fast recipe (cosine, gates lr x10, no decay)',
+    'pas-cost': 'PaS, official schedule, snap by gate margin per MAC',
+    'pas-fast-cost': 'PaS, fast recipe, snap by gate margin per MAC',
     'uniform': 'Uniform width',
     'l1': 'L1-norm (fused filters)',
     'slim': 'Network slimming (BN L1)',
@@ -37,10 +39,11 @@ METHOD_NAMES = {
 }
 METHOD_ORDER = list(METHOD_NAMES)
 UNPRUNED = ('full', 'unpruned-scratch')  # one row, no target
-BASELINES = [m for m in METHOD_ORDER
-             if m not in ('pas', 'pas-fast') + UNPRUNED]
+PAS_ROWS = ('pas', 'pas-fast', 'pas-cost', 'pas-fast-cost')
+BASELINES = [m for m in METHOD_ORDER if m not in PAS_ROWS + UNPRUNED]
 PRUNERS = [m for m in BASELINES if m != 'scratch']  # same start as PaS
-COLORS = {'pas': 'tab:red', 'pas-fast': 'salmon', 'uniform': 'tab:gray',
+COLORS = {'pas': 'tab:red', 'pas-fast': 'salmon', 'pas-cost': 'darkred',
+          'pas-fast-cost': 'gold', 'uniform': 'tab:gray',
           'uniform-fast': 'silver', 'tp-magnitude-res-fast': 'plum',
           'l1': 'tab:blue', 'unpruned-scratch': 'tab:olive',
           'slim': 'tab:green', 'scratch': 'tab:brown',
@@ -558,7 +561,7 @@ def write_report(out: str, meta: Optional[dict] = None) -> dict:
     meta = meta or _maybe(osp.join(out, 'meta.json')) or {}
     paired = paired_differences(runs, rows)
     paired_pruners = paired_differences(runs, rows, PRUNERS)
-    pairs = all_pairs(runs, rows) + all_pairs(runs, rows, 'pas-fast')
+    pairs = [p for m in PAS_ROWS for p in all_pairs(runs, rows, m)]
     capacity = capacity_check(runs)
     results = dict(meta=meta, summary=rows, paired=paired,
                    paired_pruners=paired_pruners, pairs=pairs,
@@ -585,7 +588,7 @@ def write_report(out: str, meta: Optional[dict] = None) -> dict:
            'MACs, % of full). Runs from the pre-trained net train on the '
            'official PaS schedule unless they say fast recipe.', '',
            method_table(rows), '',
-           '## PaS (both recipes) vs every other method, paired by seed',
+           '## PaS (every recipe) vs every other method, paired by seed',
            '',
            'Test top-1 differences seed by seed (same pre-trained start);'
            ' 95% confidence interval of the mean difference from the t '

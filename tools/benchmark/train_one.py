@@ -16,6 +16,9 @@ Methods:
   the stock LR, gates at lr x10 without weight decay); ``uniform-fast``
   and ``tp-magnitude-res-fast`` are those baselines under the same recipe
   (its cosine from the stock LR), so the fast rows compare like with like.
+* ``pas-cost``, ``pas-fast-cost``: ``pas``, ``pas-fast`` with the
+  end-of-search snap ranking channels by gate margin per MAC
+  (``PaSSearchHook(snap_per_cost=True)``; the others rank by gate value).
 * ``uniform``, ``l1``: prune ``--pretrained`` at epoch 0, fine-tune.
 * ``slim``: BN-gamma L1 sparsity for ``--search-epochs`` from
   ``--pretrained``, then prune and fine-tune (same total epochs).
@@ -68,10 +71,12 @@ from pas_mm.deploy import (build_pas_model, count_macs,  # noqa: E402
 from pas_mm.deploy.pipeline import latency_report  # noqa: E402
 from pas_mm.models.latency_table import DEFAULT_TABLE_FILE  # noqa: E402
 
-BASE_METHODS = ('pretrain', 'pas', 'pas-fast', 'pas-macs', 'uniform', 'l1',
-                'slim', 'full', 'scratch', 'unpruned-scratch')
+BASE_METHODS = ('pretrain', 'pas', 'pas-fast', 'pas-cost', 'pas-fast-cost',
+                'pas-macs', 'uniform', 'l1', 'slim', 'full', 'scratch',
+                'unpruned-scratch')
 FROM_SCRATCH = ('pretrain', 'scratch', 'unpruned-scratch')
-SEARCHED = ('pas', 'pas-fast', 'pas-macs')
+COST_SNAP = ('pas-cost', 'pas-fast-cost')  # snap_per_cost=True
+SEARCHED = ('pas', 'pas-fast', 'pas-macs') + COST_SNAP
 TP_METHODS = tuple(f'tp-{i}-{f}' for i in IMPORTANCES for f in FORMS
                    if not (i == 'bnscale' and f == 'fused'))
 FAST_METHODS = ('uniform-fast', 'tp-magnitude-res-fast')
@@ -142,7 +147,7 @@ def top1(model, dataloader) -> float:
 
 def run_cfg(args):
     """The run's config (methods other than PaS run as PruneBaselineHook)."""
-    fast = args.method.endswith('-fast')
+    fast = '-fast' in args.method
     method = args.method[:-len('-fast')] if args.method in FAST_METHODS \
         else args.method
     search = args.search_epochs if method in SEARCHED + ('slim', ) else 0
@@ -177,7 +182,8 @@ def run_cfg(args):
     for hook in cfg.custom_hooks:
         if hook.type == 'PaSSearchHook' and method in SEARCHED:
             hook.target_anneal = args.target_anneal
-            hook.snap_per_cost = args.snap_per_cost
+            hook.snap_per_cost = (args.snap_per_cost
+                                  or args.method in COST_SNAP)
     gate = cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate']
     if args.gate_lr_mult is not None:
         gate.lr_mult = args.gate_lr_mult
