@@ -15,4 +15,8 @@ RUN="nice -n 5 python tools/benchmark/run_all.py $COMMON"
 bash tools/benchmark/restore_runs.sh docs/benchmark/mnist_v2 $OUT
 # the capacity check first, then the methods that matter most, seeds 0-4
 $RUN --seeds 0 1 2 3 4 --targets 0.1 --methods unpruned-scratch scratch pas-fast uniform-fast tp-magnitude-res-fast pas
+# the val recipe study (5 seeds), then its pick as benchmark rows: PaS with
+# the snap ranking channels by gate margin per MAC
+nice -n 5 python tools/benchmark/recipe_study.py --bench $OUT --targets 0.1 --seeds 0 1 2 3 4 --jobs 2 --variants loss_weight_20 snap_by_gate_margin_per_MAC loss_weight_20__snap_by_gate_margin_per_MAC fast_recipe__snap_by_gate_margin_per_MAC
+$RUN --seeds 0 1 2 3 4 --targets 0.1 --methods pas-cost pas-fast-cost
 python tools/benchmark/report.py --out $OUT
