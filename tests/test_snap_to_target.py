@@ -195,13 +195,14 @@ def test_snap_per_cost_takes_expensive_channels_before_cheap_ones():
     twins = dict(zip(gates, wired.gates().values()))
     for g in (cheap, dear):
         twins[g].weight.data.copy_(g.weight.data)
-    wired.fix_gates(snap_tol=0.01, snap_per_cost=True)
+    wired.fix_gates(snap_tol=0.01)  # per cost is the default
     assert all(torch.equal(twins[g].fixed_mask, by[True][0][g])
                for g in gates)
 
 
 def test_search_hook_checks_snap_per_cost():
     from pas_mm.hooks import PaSSearchHook
+    assert PaSSearchHook(search_epochs=1).snap_per_cost is True  # val's pick
     with pytest.raises(ValueError, match=r"snap_per_cost='yes' must be True "
                        'or False'):
         PaSSearchHook(search_epochs=1, snap_per_cost='yes')

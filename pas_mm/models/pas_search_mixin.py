@@ -130,7 +130,7 @@ class PaSSearchMixin:
 
     def fix_gates(self, snap_tol: Optional[float] = None,
                   divisor: Optional[int] = None,
-                  snap_per_cost: bool = False) -> None:
+                  snap_per_cost: bool = True) -> None:
         """End the search: freeze every gate's mask.
 
         Args:
@@ -147,8 +147,8 @@ class PaSSearchMixin:
                 the rounding allows (:func:`round_to_divisor`).
             snap_per_cost: the snap flips the channels with the least
                 distance from the threshold per unit of the budget they
-                move (``per_cost`` of :func:`snap_to_target`), not the
-                least distance.
+                move (``per_cost`` of :func:`snap_to_target`; default);
+                False: the least distance alone.
         """
         gates = list(self.gates().values())
         searched = {g: g.hard_mask() for g in gates}
