@@ -28,4 +28,11 @@ $RUN --seeds 0 1 2 3 4 --targets 0.1 --methods pas-fast uniform-fast tp-magnitud
 # every row to 5 seeds
 $RUN --seeds 3 4 --targets 0.15 --methods unpruned-scratch l1 slim tp-taylor-res
 $RUN --seeds 3 4 --targets 0.3 --methods uniform tp-magnitude-res
+# 2026-12-03: PaS with the snap by gate margin per MAC (now the default),
+# then the 50% target
+$RUN --seeds 0 1 2 3 4 --targets 0.15 --methods pas-cost pas-fast-cost
+$RUN --seeds 0 1 2 3 4 --targets 0.3 0.1 --methods pas-cost pas-fast-cost
+$RUN --seeds 0 1 2 3 4 --targets 0.5 --methods pas-fast-cost uniform-fast tp-magnitude-res-fast scratch pas-cost
+$RUN --seeds 0 1 2 3 4 --targets 0.5 --methods pas-fast pas
 python tools/benchmark/report.py --out $OUT
+nice -n 5 python tools/benchmark/recipe_study.py --bench $OUT --targets 0.15 --seeds 0 1 2 --jobs 2 --variants search_4_epochs  # its table (nothing left to run)
