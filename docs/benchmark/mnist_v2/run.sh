@@ -19,4 +19,7 @@ $RUN --seeds 0 1 2 3 4 --targets 0.1 --methods unpruned-scratch scratch pas-fast
 # the snap ranking channels by gate margin per MAC
 nice -n 5 python tools/benchmark/recipe_study.py --bench $OUT --targets 0.1 --seeds 0 1 2 3 4 --jobs 2 --variants loss_weight_20 snap_by_gate_margin_per_MAC loss_weight_20__snap_by_gate_margin_per_MAC fast_recipe__snap_by_gate_margin_per_MAC
 $RUN --seeds 0 1 2 3 4 --targets 0.1 --methods pas-cost pas-fast-cost
+# 2026-12-03: the 30% target, the same methods
+$RUN --seeds 0 1 2 3 4 --targets 0.3 --methods pas-fast-cost uniform-fast tp-magnitude-res-fast scratch pas-cost
+$RUN --seeds 0 1 2 3 4 --targets 0.3 --methods pas-fast pas
 python tools/benchmark/report.py --out $OUT
