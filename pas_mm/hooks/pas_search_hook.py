@@ -50,7 +50,8 @@ class PaSSearchHook(Hook):
             iteration-based loops. Neither: search the whole run.
         interval (int): logging interval in iterations.
         snap_tol (float, optional): when the search ends, flip the channels
-            whose gate weight is nearest the threshold until the MACs (or
+            whose gate weight is nearest the threshold (per MAC, see
+            ``snap_per_cost``) until the MACs (or
             the predicted latency, under a ``LatencyLoss``) are within
             this relative distance of the target (default 1%); None fixes
             the masks as the search left them. Under a latency loss the

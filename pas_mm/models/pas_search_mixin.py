@@ -137,7 +137,8 @@ class PaSSearchMixin:
             snap_tol: if given, the masks are first moved to within this
                 relative distance of the budget's target (MACs or
                 predicted latency) by flipping the channels whose gate
-                weight is nearest the threshold (:func:`snap_to_target`).
+                weight is nearest the threshold, per unit of the budget
+                unless ``snap_per_cost`` is False (:func:`snap_to_target`).
                 Under a latency loss that may measure, the deployed model
                 is then timed against the full one and the snap repeated
                 with a corrected target until the measured ratio is within

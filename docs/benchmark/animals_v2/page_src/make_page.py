@@ -63,7 +63,6 @@ def at_target(t):
                  f"{reached(a, t)} of {len(q)} runs, searched to {rng([x['searched_ratio'] for x in q])}, "
                  f"snap {rng([x['moved'] for x in q])}{vs(a, base, t)}.")
     return line
-PAS = ('pas', 'pas-fast', 'pas-cost', 'pas-fast-cost')
 LABEL = {'pas': 'PaS official', 'pas-fast': 'PaS fast', 'pas-cost': 'PaS official + per-MAC snap',
          'pas-fast-cost': 'PaS fast + per-MAC snap', 'uniform': 'uniform', 'tp-magnitude-res': 'Torch-Pruning L2', 'uniform-fast': 'uniform-fast',
          'tp-magnitude-res-fast': 'Torch-Pruning-fast', 'scratch': 'the narrower net from scratch'}
