@@ -218,3 +218,19 @@ def test_mnist_config_is_the_eighth_width_net_at_28_px_without_flips():
         ds = cfg[f'{split}_dataloader'].dataset
         assert ds.data_root == 'data/mnist'
         assert 'RandomFlip' not in [t.type for t in ds.pipeline]  # digits
+
+
+def test_elpv_binary_config_has_two_classes_and_flips_without_crops():
+    cfg = load('pas_repvgg_elpv_binary.py')
+    assert cfg.model.architecture.head.num_classes == 2
+    assert cfg.model.architecture.head.topk == (1, )  # no top-5 of 2
+    assert cfg.data_preprocessor.num_classes == 2
+    assert tuple(cfg.model.input_shape) == (3, 64, 64)
+    for split in ('train', 'val', 'test'):
+        assert cfg[f'{split}_dataloader'].dataset.data_root == 'data/elpv64b'
+    train = [t.type for t in cfg.train_dataloader.dataset.pipeline]
+    assert train == ['LoadImageFromFile', 'RandomFlip', 'PackInputs']
+    assert [t.type for t in cfg.test_dataloader.dataset.pipeline] == [
+        'LoadImageFromFile', 'ResizeEdge', 'CenterCrop', 'PackInputs']
+    model = MODELS.build(cfg.model)
+    assert model.architecture.head.fc.out_features == 2

@@ -138,6 +138,20 @@ def test_make_elpv_writes_four_defect_classes(tmp_path):
     assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
     img = cv2.imread(str(tmp_path / 'e' / 'train' / sorted(names[0])[0]))
     assert img.shape == (16, 16, 3)
+    # --binary: functional (p 0, 1/3) vs defective (p 2/3, 1), same split
+    proc = generate('make_elpv.py', tmp_path / 'b', '--size', '16',
+                    '--binary')
+    assert proc.returncode == 0, proc.stderr
+    assert check_image_folder(str(tmp_path / 'b')) == [
+        'defective', 'functional']
+    binary = folder_files(tmp_path / 'b')
+    four = folder_files(tmp_path / 'e')
+    for split in ('train', 'val', 'test'):
+        cls_of = {n.split('/')[1]: n.split('/')[0] for n in binary[split]}
+        p_of = {n.split('/')[1]: n.split('/')[0] for n in four[split]}
+        assert cls_of.keys() == p_of.keys()
+        assert all((cls_of[i] == 'defective') == (p_of[i] in ('p067', 'p100'))
+                   for i in cls_of)
 
 
 def test_make_mnist_keeps_mnists_own_test_set(tmp_path):

@@ -29,15 +29,19 @@ def require_package(module: str, pip_spec: str):
                          f'pip install --no-deps "{pip_spec}"') from None
 
 
-def generator_args(doc: str, out: str, argv=None) -> argparse.Namespace:
-    """Arguments of a data generator: --out, --size, --ratios, --seed."""
+def generator_args(doc: str, out: str, argv=None, parse: bool = True):
+    """Arguments of a data generator: --out, --size, --ratios, --seed.
+
+    Returns the parsed ``argparse.Namespace``, or the parser itself with
+    ``parse=False`` (for a generator that adds its own options).
+    """
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument('--out', default=out)
     p.add_argument('--size', type=int, default=32, help='pixels (square)')
     p.add_argument('--ratios', type=float, nargs=3, default=[0.7, 0.15, 0.15],
                    help='train / val / test')
     p.add_argument('--seed', type=int, default=0)
-    return p.parse_args(argv)
+    return p.parse_args(argv) if parse else p
 
 
 def dedupe(images: np.ndarray) -> np.ndarray:
