@@ -250,3 +250,42 @@ def test_torch_pruning_rebuild_accepts_any_target(tmp_path):
         cfg.model.backbone.widths
     # its step-wise global pruning lands near the target, not on it
     assert pruned.macs_full == pytest.approx(0.1 * model.macs_full, rel=0.1)
+
+
+def test_val_curve_reads_every_epoch_and_a_resume_wins(tmp_path):
+    import train_one
+    first = tmp_path / '20261203_100000' / 'vis_data'
+    again = tmp_path / '20261203_110000' / 'vis_data'
+    for d, rows in ((first, [(1, 50.0), (2, 60.0)]),
+                    (again, [(2, 61.234), (3, 70.0)])):
+        d.mkdir(parents=True)
+        with open(d / 'scalars.json', 'w') as f:
+            f.write(json.dumps(dict(lr=0.1, loss=1.0, step=7)) + '\n')
+            for step, acc in rows:
+                f.write(json.dumps({'accuracy/top1': acc, 'step': step}) +
+                        '\n')
+    assert train_one.val_curve(str(tmp_path)) == [50.0, 61.23, 70.0]
+    assert train_one.val_curve(str(tmp_path / 'none')) == []
+
+
+def test_pretrain_length_takes_the_first_plateau(tmp_path):
+    import pretrain_length
+    out = str(tmp_path)
+    vals = {10: (95.0, 95.4, 95.2), 20: (97.0, 97.3, 97.2),
+            30: (97.3, 97.5, 97.4), 40: (97.4, 97.5, 97.6)}
+    for length, per_seed in vals.items():
+        for seed, v in enumerate(per_seed):
+            d = pretrain_length.run_dir(out, length, seed)
+            os.makedirs(d)
+            json.dump(dict(acc_val=v, acc_test=v - 0.1, train_seconds=60.0),
+                      open(osp.join(d, 'result.json'), 'w'))
+    rows = pretrain_length.summarize(out, [10, 20, 30, 40], [0, 1, 2])
+    assert rows[1]['gain_val']['mean'] == pytest.approx(1.9667, abs=1e-4)
+    assert rows[2]['gain_val']['mean'] == pytest.approx(0.2333, abs=1e-4)
+    assert pretrain_length.choose(rows, 0.5) == 20
+    assert pretrain_length.choose(rows, 0.2) == 30  # 30 -> 40 gains 0.1
+    assert pretrain_length.choose(rows, 0.05) is None
+    md = pretrain_length.table(rows, 20, 0.5)
+    assert '| 20 | 3 | **97.17 ± 0.15** | +1.97 [' in md
+    assert '**20 epochs**' in md
+    assert '**none**' in pretrain_length.table(rows, None, 0.05)

@@ -46,11 +46,13 @@ phases, so every method trains the same epochs at the same LRs.
 
 A final run is deployed (fused, pruned) and checked against the trained
 model; DIR/result.json gets the deployed MACs, widths and the deployed
-model's top-1 on val and test (PaS: the search record's summary under
-``search``), DIR/deploy.pth the deploy config + weights.
+model's top-1 on val and test, the val top-1 after every epoch
+(``val_curve``; PaS: the search record's summary under ``search``),
+DIR/deploy.pth the deploy config + weights.
 """
 import argparse
 import copy
+import glob
 import json
 import os
 import os.path as osp
@@ -143,6 +145,19 @@ def top1(model, dataloader) -> float:
             correct += int(s.pred_label.item() == s.gt_label.item())
             total += 1
     return 100.0 * correct / max(total, 1)
+
+
+def val_curve(work_dir: str) -> list:
+    """Val top-1 (%) after every epoch, from the mmengine scalar logs of
+    ``work_dir`` (a resumed run's later log wins for its epochs)."""
+    by_step = {}
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                          'scalars.json'))):
+        for line in open(path):
+            row = json.loads(line)
+            if 'accuracy/top1' in row:
+                by_step[row['step']] = row['accuracy/top1']
+    return [round(by_step[k], 2) for k in sorted(by_step)]
 
 
 def run_cfg(args):
@@ -295,7 +310,7 @@ def run(args) -> dict:
                   train_seconds=time.perf_counter() - start,
                   epoch=runner.epoch, lr=cfg.optim_wrapper.optimizer.lr,
                   gate=dict(cfg.optim_wrapper.paramwise_cfg.custom_keys[
-                      '.gate']), **info)
+                      '.gate']), val_curve=val_curve(args.work_dir), **info)
     record = osp.join(args.work_dir, 'pas_search.json')
     if args.method in SEARCHED and osp.exists(record):
         result['search'] = {k: v for k, v in json.load(open(record)).items()
