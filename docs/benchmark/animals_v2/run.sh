@@ -44,4 +44,5 @@ PRE=work_dirs/benchmark/animals_pretrain
 mkdir -p $PRE && cp -rn docs/benchmark/animals_v2/pretrain_length/. $PRE/
 nice -n 5 python tools/benchmark/pretrain_length.py --config configs/pas_repvgg_animals_small.py --data-root data/animals --out $PRE --lengths 10 20 30 40 --seeds 0 1 2 --jobs 2
 nice -n 5 python tools/benchmark/run_all.py --config configs/pas_repvgg_animals_small.py --data-root data/animals --out $PRE/p20 --pretrain-epochs 20 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume --seeds 0 1 2 3 4 --targets 0.15 --methods pas-fast-cost pas-cost uniform-fast tp-magnitude-res-fast scratch unpruned-scratch full
+nice -n 5 python tools/benchmark/run_all.py --config configs/pas_repvgg_animals_small.py --data-root data/animals --out $PRE/p20 --pretrain-epochs 20 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume --seeds 0 1 2 3 4 --targets 0.1 --methods pas-fast-cost pas-cost uniform-fast tp-magnitude-res-fast scratch
 python tools/benchmark/report.py --out $PRE/p20
