@@ -14,16 +14,14 @@ Finished runs are skipped. Writes ``OUT/pretrain_length.{md,json}``.
 """
 import argparse
 import json
-import os
 import os.path as osp
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 HERE = osp.dirname(osp.abspath(__file__))
-ROOT = osp.dirname(osp.dirname(HERE))
 sys.path.insert(0, HERE)
-from report import t_interval  # noqa: E402
+from report import _ci_text, _mean_std, _pm, t_interval  # noqa: E402
+from run_all import done, run_job  # noqa: E402
 
 
 def run_dir(out: str, length: int, seed: int) -> str:
@@ -31,20 +29,16 @@ def run_dir(out: str, length: int, seed: int) -> str:
 
 
 def pretrain(args, length: int, seed: int) -> None:
+    """One pre-training run (run_all's runner: train.log, a one-line error
+    on failure); skipped when finished."""
     work = run_dir(args.out, length, seed)
-    if osp.exists(osp.join(work, 'result.json')):
-        return
-    os.makedirs(work, exist_ok=True)
-    cmd = [sys.executable, osp.join(HERE, 'train_one.py'), '--method',
-           'pretrain', '--work-dir', work, '--data-root', args.data_root,
-           '--seed', str(seed), '--epochs', str(length)]
+    argv = ['--method', 'pretrain', '--work-dir', work, '--data-root',
+            args.data_root, '--seed', str(seed), '--epochs', str(length)]
     if args.config:
-        cmd += ['--config', args.config]
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
-               MKL_NUM_THREADS=str(args.threads))
-    with open(osp.join(work, 'train.log'), 'w') as log:
-        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT,
-                       env=env, cwd=ROOT)
+        argv += ['--config', args.config]
+    job = dict(name=f'p{length}/pretrain-s{seed}', work_dir=work, argv=argv)
+    if not done(job):
+        run_job(job, args.threads)
 
 
 def choose(rows: list, min_gain: float):
@@ -74,16 +68,13 @@ def summarize(out: str, lengths: list, seeds: list) -> list:
 
 def table(rows: list, chosen, min_gain: float) -> str:
     def ms(v):
-        ci = t_interval(v)
-        return f"{ci['mean']:.2f} ± {ci['sd']:.2f}"
+        return _pm(*_mean_std(v))
 
     lines = ['| pre-training epochs | seeds | **val top-1** | gain over the '
              'previous length, val (95% t) | test top-1 | minutes per run |',
              '|---|---|---|---|---|---|']
     for r in rows:
-        g = r.get('gain_val')
-        gain = (f"{g['mean']:+.2f} [{g['lo']:+.2f}, {g['hi']:+.2f}]"
-                if g else '')
+        gain = _ci_text({'ci': r['gain_val']}) if 'gain_val' in r else ''
         lines.append(f"| {r['length']} | {len(r['seeds'])} | "
                      f"**{ms(r['val'])}** | {gain} | {ms(r['test'])} | "
                      f"{sum(r['minutes']) / len(r['minutes']):.1f} |")

@@ -37,12 +37,13 @@ $RUN --seeds 0 1 2 3 4 --targets 0.5 --methods pas-fast pas
 python tools/benchmark/report.py --out $OUT
 nice -n 5 python tools/benchmark/recipe_study.py --bench $OUT --targets 0.15 --seeds 0 1 2 --jobs 2 --variants search_4_epochs  # its table (nothing left to run)
 # 2026-12-03: the pre-training length on val (the first plateau, 3 seeds),
-# then the 15% core table again from nets pre-trained that long (P = 20);
+# then the 15% and 10% core tables again from nets pre-trained that long (P = 20);
 # the committed study and P = 20 runs (pretrain_length/p<P>/runs, with the
 # P = 20 nets' weights) are copied in first
 PRE=work_dirs/benchmark/animals_pretrain
 mkdir -p $PRE && cp -rn docs/benchmark/animals_v2/pretrain_length/. $PRE/
 nice -n 5 python tools/benchmark/pretrain_length.py --config configs/pas_repvgg_animals_small.py --data-root data/animals --out $PRE --lengths 10 20 30 40 --seeds 0 1 2 --jobs 2
-nice -n 5 python tools/benchmark/run_all.py --config configs/pas_repvgg_animals_small.py --data-root data/animals --out $PRE/p20 --pretrain-epochs 20 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume --seeds 0 1 2 3 4 --targets 0.15 --methods pas-fast-cost pas-cost uniform-fast tp-magnitude-res-fast scratch unpruned-scratch full
-nice -n 5 python tools/benchmark/run_all.py --config configs/pas_repvgg_animals_small.py --data-root data/animals --out $PRE/p20 --pretrain-epochs 20 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume --seeds 0 1 2 3 4 --targets 0.1 --methods pas-fast-cost pas-cost uniform-fast tp-magnitude-res-fast scratch
+RUN20="nice -n 5 python tools/benchmark/run_all.py --config configs/pas_repvgg_animals_small.py --data-root data/animals --out $PRE/p20 --pretrain-epochs 20 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume --seeds 0 1 2 3 4"
+$RUN20 --targets 0.15 --methods pas-fast-cost pas-cost uniform-fast tp-magnitude-res-fast scratch unpruned-scratch full
+$RUN20 --targets 0.1 --methods pas-fast-cost pas-cost uniform-fast tp-magnitude-res-fast scratch
 python tools/benchmark/report.py --out $PRE/p20
