@@ -289,3 +289,35 @@ def test_pretrain_length_takes_the_first_plateau(tmp_path):
     assert '| 20 | 3 | **97.17 ± 0.15** | +1.97 [' in md
     assert '**20 epochs**' in md
     assert '**none**' in pretrain_length.table(rows, None, 0.05)
+
+
+def test_recipe_study_tables_finished_runs_without_training(tmp_path,
+                                                            capsys):
+    import recipe_study
+    bench = tmp_path
+    json.dump(dict(search_epochs=2, finetune_epochs=8, data_root='none'),
+              open(bench / 'meta.json', 'w'))
+
+    def result(run, val, first, moved):
+        os.makedirs(run)
+        json.dump(dict(seed=0, acc_val=val, acc_test=val - 1,
+                       macs_deployed=15.0, macs_full=100.0,
+                       search=dict(first_within_tol_iter=first,
+                                   snap=dict(moved=moved))),
+                  open(osp.join(run, 'result.json'), 'w'))
+
+    result(bench / 'runs' / 'pas-t0.15-s0', 90.0, None, 0.25)
+    result(bench / 'recipe_study' / 'loss_weight_20-t0.15-s0', 92.5, 300,
+           0.04)
+    # finished runs are skipped: data_root 'none' would fail a training
+    recipe_study.main(['--bench', str(bench), '--variants',
+                       'loss_weight_20'])
+    rows = (bench / 'recipe_study.md').read_text().splitlines()
+    assert rows[2] == ('| official (benchmark PaS: gates lr x1, decay 1e-4, '
+                       'loss weight 5) | 15% | 1 | **90.00** | 89.00 | '
+                       '15.00% | never | 25.0% |')
+    assert rows[3] == ('| loss weight 20 | 15% | 1 | **92.50** | 91.50 | '
+                       '15.00% | 300 | 4.0% |')
+    with pytest.raises(SystemExit):
+        recipe_study.main(['--bench', str(bench), '--variants', 'lw20'])
+    assert "unknown --variants ['lw20']" in capsys.readouterr().err

@@ -13,19 +13,21 @@ Writes ``BENCH/recipe_study.md`` and ``BENCH/recipe_study.json``.
 """
 import argparse
 import json
-import os
 import os.path as osp
 import statistics
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 HERE = osp.dirname(osp.abspath(__file__))
-ROOT = osp.dirname(osp.dirname(HERE))
-BENCH_RUNS = {'official (benchmark PaS: gates lr x1, decay 1e-4, loss '
-              'weight 5)': 'pas',
-              'shipped fast recipe (cosine, gates lr x10, no decay)':
-              'pas-fast'}
+sys.path.insert(0, HERE)
+from run_all import done, run_job  # noqa: E402
+
+BENCH_RUNS = {  # benchmark method -> its row's name
+    'pas': 'official (benchmark PaS: gates lr x1, decay 1e-4, loss weight 5)',
+    'pas-fast': 'shipped fast recipe (cosine, gates lr x10, no decay)',
+    'pas-cost': 'official, snap by gate margin per MAC (benchmark PaS)',
+    'pas-fast-cost': 'fast recipe, snap by gate margin per MAC (benchmark '
+                     'PaS)'}
 
 
 def variants(search_epochs: int) -> dict:
@@ -53,6 +55,11 @@ def variants(search_epochs: int) -> dict:
             ['--loss-weight', '20', '--snap-per-cost'],
         'fast recipe, snap by gate margin per MAC':
             ['--method', 'pas-fast', '--snap-per-cost'],
+        'fast recipe, snap per MAC, loss weight 20':
+            ['--method', 'pas-fast-cost', '--loss-weight', '20'],
+        f'fast recipe, snap per MAC, search {2 * search_epochs} epochs':
+            ['--method', 'pas-fast-cost', '--search-epochs',
+             str(2 * search_epochs)],
     }
 
 
@@ -61,24 +68,21 @@ def tag(name: str) -> str:
 
 
 def run_variant(args, meta, extra, run, target, seed) -> None:
-    if osp.exists(osp.join(run, 'result.json')):
-        return
-    os.makedirs(run, exist_ok=True)
+    """One variant run through run_all's runner (train.log, a one-line
+    error on failure); skipped when finished."""
     epochs = meta['search_epochs'] + meta['finetune_epochs']
-    cmd = [sys.executable, osp.join(HERE, 'train_one.py'), '--method', 'pas',
-           '--work-dir', run, '--data-root', meta['data_root'],
-           '--target', str(target), '--seed', str(seed), '--epochs',
-           str(epochs), '--search-epochs', str(meta['search_epochs']),
-           '--pretrained', osp.join(args.bench, 'runs', f'pretrain-s{seed}',
-                                    'pretrained.pth')]
+    argv = ['--method', 'pas', '--work-dir', run, '--data-root',
+            meta['data_root'], '--target', str(target), '--seed', str(seed),
+            '--epochs', str(epochs), '--search-epochs',
+            str(meta['search_epochs']), '--pretrained',
+            osp.join(args.bench, 'runs', f'pretrain-s{seed}',
+                     'pretrained.pth')]
     if meta.get('config'):
-        cmd += ['--config', meta['config']]
-    cmd += extra  # a later --search-epochs or --method wins
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
-               MKL_NUM_THREADS=str(args.threads))
-    with open(osp.join(run, 'train.log'), 'w') as log:
-        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT,
-                       env=env, cwd=ROOT)
+        argv += ['--config', meta['config']]
+    job = dict(name=osp.basename(run), work_dir=run,
+               argv=argv + extra)  # a later --search-epochs or --method wins
+    if not done(job):
+        run_job(job, args.threads)
 
 
 def main(argv=None):
@@ -92,6 +96,10 @@ def main(argv=None):
                    help='run only these variants (tags as in the run '
                    "folders' names, e.g. loss_weight_20); the table shows "
                    'every variant with results')
+    p.add_argument('--baselines', nargs='+', default=['pas-fast', 'pas'],
+                   choices=sorted(BENCH_RUNS),
+                   help="the benchmark's own PaS runs, shown first in this "
+                   'order')
     args = p.parse_args(argv)
     meta = json.load(open(osp.join(args.bench, 'meta.json')))
     todo, cells = [], []
@@ -109,11 +117,10 @@ def main(argv=None):
             cells.append((name, t, runs))
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(lambda j: run_variant(args, meta, *j), todo))
-    for name, method in BENCH_RUNS.items():
-        for t in args.targets:
-            cells.insert(0, (name, t, [
-                osp.join(args.bench, 'runs', f'{method}-t{t:g}-s{s}')
-                for s in args.seeds]))
+    cells = [(BENCH_RUNS[m], t, [osp.join(args.bench, 'runs',
+                                          f'{m}-t{t:g}-s{s}')
+                                 for s in args.seeds])
+             for m in args.baselines for t in args.targets] + cells
     rows = []
     for name, t, runs in cells:
         rs = [json.load(open(osp.join(r, 'result.json'))) for r in runs
