@@ -52,4 +52,5 @@ $RUN20 --targets 0.3 0.5 --methods pas-fast-cost uniform-fast tp-magnitude-res-f
 # 2026-12-06: 15% on seeds 5-9 too (10 seeds), and the official-LR pruners at P = 20
 nice -n 5 python tools/benchmark/run_all.py --config configs/pas_repvgg_animals_small.py --data-root data/animals --out $PRE/p20 --pretrain-epochs 20 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume --seeds 5 6 7 8 9 --targets 0.15 --methods pas-fast-cost pas-cost uniform-fast tp-magnitude-res-fast scratch unpruned-scratch full
 $RUN20 --targets 0.15 --methods l1 slim tp-taylor-res tp-magnitude-res uniform
+nice -n 5 python tools/benchmark/run_all.py --config configs/pas_repvgg_animals_small.py --data-root data/animals --out $PRE/p20 --pretrain-epochs 20 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume --seeds 5 6 7 8 9 --targets 0.1 --methods pas-fast-cost pas-cost uniform-fast tp-magnitude-res-fast scratch
 python tools/benchmark/report.py --out $PRE/p20
