@@ -234,3 +234,18 @@ def test_elpv_binary_config_has_two_classes_and_flips_without_crops():
         'LoadImageFromFile', 'ResizeEdge', 'CenterCrop', 'PackInputs']
     model = MODELS.build(cfg.model)
     assert model.architecture.head.fc.out_features == 2
+
+
+def test_elpv128_config_has_four_classes_at_128_px_and_resizes_nothing():
+    cfg = load('pas_repvgg_elpv128.py')
+    assert cfg.model.architecture.head.num_classes == 4
+    assert cfg.data_preprocessor.num_classes == 4
+    assert tuple(cfg.model.input_shape) == (3, 128, 128)
+    for split in ('train', 'val', 'test'):
+        assert cfg[f'{split}_dataloader'].dataset.data_root == 'data/elpv128'
+    train = [t.type for t in cfg.train_dataloader.dataset.pipeline]
+    assert train == ['LoadImageFromFile', 'RandomFlip', 'PackInputs']
+    test = cfg.test_dataloader.dataset.pipeline
+    assert test[1].scale == 128 and test[2].crop_size == 128  # not 64
+    model = MODELS.build(cfg.model)
+    assert model.architecture.head.fc.out_features == 4
