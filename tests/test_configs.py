@@ -220,32 +220,23 @@ def test_mnist_config_is_the_eighth_width_net_at_28_px_without_flips():
         assert 'RandomFlip' not in [t.type for t in ds.pipeline]  # digits
 
 
-def test_elpv_binary_config_has_two_classes_and_flips_without_crops():
-    cfg = load('pas_repvgg_elpv_binary.py')
-    assert cfg.model.architecture.head.num_classes == 2
-    assert cfg.model.architecture.head.topk == (1, )  # no top-5 of 2
-    assert cfg.data_preprocessor.num_classes == 2
-    assert tuple(cfg.model.input_shape) == (3, 64, 64)
+@pytest.mark.parametrize('name,classes,size,root', [
+    ('pas_repvgg_elpv_binary.py', 2, 64, 'data/elpv64b'),
+    ('pas_repvgg_elpv128.py', 4, 128, 'data/elpv128')])
+def test_elpv_flip_configs_keep_classes_size_and_no_crop(name, classes, size,
+                                                         root):
+    cfg = load(name)
+    assert cfg.model.architecture.head.num_classes == classes
+    assert cfg.model.architecture.head.topk == (1, )  # no top-5 of 2 or 4
+    assert cfg.data_preprocessor.num_classes == classes
+    assert tuple(cfg.model.input_shape) == (3, size, size)
     for split in ('train', 'val', 'test'):
-        assert cfg[f'{split}_dataloader'].dataset.data_root == 'data/elpv64b'
-    train = [t.type for t in cfg.train_dataloader.dataset.pipeline]
-    assert train == ['LoadImageFromFile', 'RandomFlip', 'PackInputs']
-    assert [t.type for t in cfg.test_dataloader.dataset.pipeline] == [
-        'LoadImageFromFile', 'ResizeEdge', 'CenterCrop', 'PackInputs']
-    model = MODELS.build(cfg.model)
-    assert model.architecture.head.fc.out_features == 2
-
-
-def test_elpv128_config_has_four_classes_at_128_px_and_resizes_nothing():
-    cfg = load('pas_repvgg_elpv128.py')
-    assert cfg.model.architecture.head.num_classes == 4
-    assert cfg.data_preprocessor.num_classes == 4
-    assert tuple(cfg.model.input_shape) == (3, 128, 128)
-    for split in ('train', 'val', 'test'):
-        assert cfg[f'{split}_dataloader'].dataset.data_root == 'data/elpv128'
+        assert cfg[f'{split}_dataloader'].dataset.data_root == root
     train = [t.type for t in cfg.train_dataloader.dataset.pipeline]
     assert train == ['LoadImageFromFile', 'RandomFlip', 'PackInputs']
     test = cfg.test_dataloader.dataset.pipeline
-    assert test[1].scale == 128 and test[2].crop_size == 128  # not 64
+    assert [t.type for t in test] == [
+        'LoadImageFromFile', 'ResizeEdge', 'CenterCrop', 'PackInputs']
+    assert test[1].scale == size and test[2].crop_size == size
     model = MODELS.build(cfg.model)
-    assert model.architecture.head.fc.out_features == 4
+    assert model.architecture.head.fc.out_features == classes
