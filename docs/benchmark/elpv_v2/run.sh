@@ -23,4 +23,6 @@ PRE=work_dirs/benchmark/elpv128
 mkdir -p $PRE/p10/runs && cp -rn docs/benchmark/elpv_v2/runs128/. $PRE/p10/runs/
 nice -n 5 python tools/benchmark/pretrain_length.py --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $PRE --lengths 5 10 20 --seeds 0 1 2 --jobs 2
 $RUN --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $PRE/p10 --seeds 0 1 2 3 4 --targets 0.1 --methods unpruned-scratch scratch pas-fast-cost pas-cost uniform-fast tp-magnitude-res-fast full
+# then seeds 5-7 (the page's eight-seed paragraph; report128.md is this report)
+$RUN --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $PRE/p10 --seeds 5 6 7 --targets 0.1 --methods pas-fast-cost uniform-fast tp-magnitude-res-fast scratch unpruned-scratch pas-cost full
 python tools/benchmark/report.py --out $PRE/p10
