@@ -227,6 +227,26 @@ def test_run_all_rejects_bad_input_before_training(tmp_path, capsys):
     assert not (tmp_path / 'o' / 'runs').exists()  # nothing trained
 
 
+def test_run_all_skips_a_pretraining_nobody_still_needs(tmp_path):
+    import run_all
+    args = run_all.parse_args([
+        '--data-root', 'none', '--out', str(tmp_path), '--seeds', '0', '1',
+        '--targets', '0.1', '--methods', 'scratch', 'uniform-fast', 'full'])
+    jobs = run_all.plan(args)
+    by_name = {j['name']: j for j in jobs}
+    assert by_name['uniform-fast-t0.1-s0']['needs'] == ['pretrain-s0']
+    # seed 0's runs are committed without weights, seed 1's are not
+    for name in ('scratch-t0.1-s0', 'uniform-fast-t0.1-s0', 'full-s0',
+                 'scratch-t0.1-s1'):
+        os.makedirs(by_name[name]['work_dir'])
+        open(osp.join(by_name[name]['work_dir'], 'result.json'), 'w').close()
+    assert [j['name'] for j in run_all.to_do(jobs)] == [
+        'pretrain-s1', 'uniform-fast-t0.1-s1', 'full-s1']
+    os.remove(osp.join(by_name['full-s0']['work_dir'], 'result.json'))
+    assert [j['name'] for j in run_all.to_do(jobs)][:2] == [
+        'pretrain-s0', 'full-s0']
+
+
 def test_torch_pruning_rebuild_accepts_any_target(tmp_path):
     """The gated net rebuilt at Torch-Pruning's widths searches nothing:
     at 10% its MACs target, a ratio of the pruned net, would sit below the

@@ -155,6 +155,19 @@ def done(job) -> bool:
     return osp.exists(osp.join(job['work_dir'], 'result.json'))
 
 
+def to_do(jobs: list) -> list:
+    """The unfinished jobs a finished run does not make pointless: a
+    pre-training whose every dependent run is finished is skipped (the
+    committed runs carry no weights, so re-running a finished table would
+    otherwise re-train its pre-trainings for nothing)."""
+    users = {}
+    for j in jobs:
+        for name in j['needs']:
+            users.setdefault(name, []).append(j)
+    return [j for j in jobs if not done(j) and not (
+        j['name'] in users and all(done(u) for u in users[j['name']]))]
+
+
 def run_job(job, threads: int) -> float:
     os.makedirs(job['work_dir'], exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads),
@@ -177,13 +190,17 @@ def train_all(args) -> None:
         for j in jobs:
             if done(j):
                 os.remove(osp.join(j['work_dir'], 'result.json'))
-    pending = [j for j in jobs if not done(j)]
-    finished = {j['name'] for j in jobs if done(j)}
+    pending = to_do(jobs)
+    finished = {j['name'] for j in jobs if j not in pending}
     failed = set()
     threads = args.threads or max(1, (os.cpu_count() or 1) //
                                   max(args.jobs, 1))
+    skipped = [j['name'] for j in jobs if j not in pending and not done(j)]
     print(f'[benchmark] {len(jobs)} runs, {len(pending)} to do, '
           f'{args.jobs} in parallel x {threads} thread(s)', flush=True)
+    if skipped:
+        print(f'[benchmark] not re-trained (every run that needs them is '
+              f'finished): {", ".join(skipped)}', flush=True)
     start = time.perf_counter()
     with ThreadPoolExecutor(max(args.jobs, 1)) as pool:
         running = {}
