@@ -152,8 +152,12 @@ def test_capacity_check_needs_a_gap_over_twice_the_spread(
     assert at_half['target'] == 0.5 and at_half['passes']
     assert report.capacity_text(at_half, guard=False).endswith(
         'The check **passes**.')
-    report.write_report(out)
+    report.write_report(out, meta=dict(data_root='d', seeds=[2],
+                                       command='run_all --seeds 2'))
     md = open(osp.join(out, 'results.md')).read()
+    # the header names the seeds of the runs, not only the last command's
+    assert 'seeds in the runs [0, 1, 2]; last command (seeds [2]): ' \
+        '`run_all --seeds 2`.' in md
     assert '- Capacity check (test top-1, from scratch, same epochs): ' \
         'unpruned 97.80 (3 seeds) vs uniformly narrower at 50% MACs' in md
 

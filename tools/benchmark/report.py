@@ -589,8 +589,9 @@ def write_report(out: str, meta: Optional[dict] = None) -> dict:
                   f"{meta.get('search_epochs')} epochs search (PaS) / "
                   f"sparsity (slimming) + {meta.get('finetune_epochs')} "
                   'epochs fine-tune for every method (pruning baselines '
-                  'fine-tune all of them); seeds '
-                  f"{meta.get('seeds')}; command: `{meta.get('command')}`.")
+                  'fine-tune all of them); seeds in the runs '
+                  f"{sorted({r['seed'] for r in runs})}; last command "
+                  f"(seeds {meta.get('seeds')}): `{meta.get('command')}`.")
         md.append('')
     md += ['## Capacity check', '', capacity_text(capacity), '']
     if capacity_higher:
