@@ -4,7 +4,8 @@
 # and the method table at 10% of the MACs. Resumable: finished runs
 # (OUT/runs/<run>/result.json) are skipped. The committed runs carry no
 # weights (the nets are trained on CC-BY-NC-SA-4.0 images): a new method on
-# an old seed re-runs that seed's pre-training first.
+# an old seed re-runs that seed's pre-training first; a pre-training whose
+# runs are all finished is not re-run.
 #   bash docs/benchmark/elpv_v2/run.sh        (from the repository root)
 set -e
 export PYTHONPATH=$PWD
@@ -25,4 +26,7 @@ nice -n 5 python tools/benchmark/pretrain_length.py --config configs/pas_repvgg_
 $RUN --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $PRE/p10 --seeds 0 1 2 3 4 --targets 0.1 --methods unpruned-scratch scratch pas-fast-cost pas-cost uniform-fast tp-magnitude-res-fast full
 # then seeds 5-7 (the page's eight-seed paragraph; report128.md is this report)
 $RUN --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $PRE/p10 --seeds 5 6 7 --targets 0.1 --methods pas-fast-cost uniform-fast tp-magnitude-res-fast scratch unpruned-scratch pas-cost full
+# 2026-12-07: the 5% target (the capacity check then compares the 5% net),
+# all eight seeds, from the same pre-trained nets
+$RUN --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $PRE/p10 --seeds 0 1 2 3 4 5 6 7 --targets 0.05 --methods pas-fast-cost uniform-fast tp-magnitude-res-fast scratch pas-cost
 python tools/benchmark/report.py --out $PRE/p10
