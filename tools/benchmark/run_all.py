@@ -157,9 +157,9 @@ def done(job) -> bool:
 
 def to_do(jobs: list) -> list:
     """The unfinished jobs a finished run does not make pointless: a
-    pre-training whose every dependent run is finished is skipped (the
-    committed runs carry no weights, so re-running a finished table would
-    otherwise re-train its pre-trainings for nothing)."""
+    pre-training whose every dependent run is finished is skipped (runs
+    committed without weights, as ELPV's, would otherwise re-train every
+    seed's pre-training when a finished table is re-run)."""
     users = {}
     for j in jobs:
         for name in j['needs']:
