@@ -55,4 +55,6 @@ $RUN20 --targets 0.15 --methods l1 slim tp-taylor-res tp-magnitude-res uniform
 nice -n 5 python tools/benchmark/run_all.py --config configs/pas_repvgg_animals_small.py --data-root data/animals --out $PRE/p20 --pretrain-epochs 20 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume --seeds 5 6 7 8 9 --targets 0.1 --methods pas-fast-cost pas-cost uniform-fast tp-magnitude-res-fast scratch
 # 2026-12-07: seeds 10-19 at 15% and 10% (20 seeds each)
 nice -n 5 python tools/benchmark/run_all.py --config configs/pas_repvgg_animals_small.py --data-root data/animals --out $PRE/p20 --pretrain-epochs 20 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume --seeds 10 11 12 13 14 15 16 17 18 19 --targets 0.15 0.1 --methods pas-fast-cost uniform-fast tp-magnitude-res-fast scratch pas-cost unpruned-scratch
+# 2026-12-07: seeds 20-49 at 10% for PaS fast, uniform and Torch-Pruning (50 seeds)
+nice -n 5 python tools/benchmark/run_all.py --config configs/pas_repvgg_animals_small.py --data-root data/animals --out $PRE/p20 --pretrain-epochs 20 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume --seeds $(seq 20 49) --targets 0.1 --methods pas-fast-cost uniform-fast tp-magnitude-res-fast
 python tools/benchmark/report.py --out $PRE/p20
