@@ -567,11 +567,10 @@ def write_report(out: str, meta: Optional[dict] = None) -> dict:
     paired = paired_differences(runs, rows)
     paired_pruners = paired_differences(runs, rows, PRUNERS)
     pairs = [p for m in PAS_ROWS for p in all_pairs(runs, rows, m)]
-    capacity = capacity_check(runs)
-    higher = sorted({r['target'] for r in runs if r['method'] == 'scratch'}
-                    - {capacity['target'] if capacity else None})
-    capacity_higher = [c for c in (capacity_check(runs, t) for t in higher)
-                       if c is not None]
+    capacity = capacity_check(runs)  # at the lowest target
+    targets = sorted({r['target'] for r in runs if r['method'] == 'scratch'})
+    capacity_higher = [c for c in (capacity_check(runs, t)
+                                   for t in targets[1:]) if c is not None]
     results = dict(meta=meta, summary=rows, paired=paired,
                    paired_pruners=paired_pruners, pairs=pairs,
                    capacity=capacity, capacity_higher=capacity_higher,

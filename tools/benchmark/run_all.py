@@ -191,11 +191,12 @@ def train_all(args) -> None:
             if done(j):
                 os.remove(osp.join(j['work_dir'], 'result.json'))
     pending = to_do(jobs)
-    finished = {j['name'] for j in jobs if j not in pending}
+    finished = {j['name'] for j in jobs} - {j['name'] for j in pending}
     failed = set()
     threads = args.threads or max(1, (os.cpu_count() or 1) //
                                   max(args.jobs, 1))
-    skipped = [j['name'] for j in jobs if j not in pending and not done(j)]
+    skipped = [j['name'] for j in jobs
+               if j['name'] in finished and not done(j)]
     print(f'[benchmark] {len(jobs)} runs, {len(pending)} to do, '
           f'{args.jobs} in parallel x {threads} thread(s)', flush=True)
     if skipped:
