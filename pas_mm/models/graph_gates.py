@@ -29,10 +29,12 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..errors import PaSConfigError
 from ..ops import DBCGate
-from .macs_counter import MACsCounter, _tensors
+from ..budget.macs_counter import LAYERS, MACsCounter, _tensors
+from .channel_groups import ChannelGrouper, ShapeRecorder
 
 CROSS_CHANNEL_NORMS = (nn.LayerNorm, nn.GroupNorm,
                        nn.modules.instancenorm._InstanceNorm)
@@ -228,9 +230,30 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
     if unknown:
         raise PaSConfigError(f'ignored: no module {unknown[0]!r} in '
                              f'{type(model).__name__}')
-    dg, outputs, produced, readers = _trace(model, example, forward)
+    at = {'path': '', 'type': type(model).__name__}  # being handled
+    try:
+        return _build(model, example, forward, ignored, gate_cfg, names, at)
+    except PaSConfigError:
+        raise
+    except Exception as e:
+        path = at['path']
+        hint = (f"PaSModel(ignored=['{path}']) to leave its channels "
+                'ungated' if path else 'PaSModel(ignored=[...]) the '
+                'modules of the part that fails')
+        raise PaSConfigError(
+            f"gates='auto': internal error at {path or 'the model'} "
+            f"({at['type']}): {type(e).__name__}: {e}; list it in "
+            f'{hint}') from e
+
+
+def _build(model, example, forward, ignored, gate_cfg, names, at
+           ) -> AutoGates:
+    """:func:`build_auto_gates` after the argument checks; ``at`` follows
+    the module being handled (path, type) for the error message."""
+    dg, outputs, produced, readers, recorder = _trace(model, example,
+                                                      forward)
     order = {m: i for i, m in enumerate(names)}
-    groups, reasons = _members(dg, names, outputs, ignored)
+    groups, reasons = _members(dg, names, outputs, ignored, recorder, at)
     units, comps = _components(groups)
 
     gate_cfg = dict(gate_cfg or {})
@@ -246,7 +269,9 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
         producers = sorted((m for m, side, _, _ in members
                             if side == 'out' and not isinstance(
                                 m, _BatchNorm)), key=order.get)
-        root = names[producers[0]] if producers else names[members[0][0]]
+        first = producers[0] if producers else members[0][0]
+        root = names.get(first, 'a parameter')
+        at.update(path=root, type=type(first).__name__)
         reason = next((reasons[gi] for gi in gis if reasons[gi]), None)
         bad = next((mb for mb in members if mb[1] == 'unsupported'), None)
         if reason is None and bad is not None:
@@ -289,6 +314,7 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
         if side == 'in' and (isinstance(m, nn.Linear) or m.groups == 1):
             m.register_forward_pre_hook(
                 InputMask(index, -1 if isinstance(m, nn.Linear) else 1))
+    at.update(path='', type=type(model).__name__)
     result.sort(key=lambda g: order[model.get_submodule(g.root)])
     width_attrs = [(names[m], _width_attr(m), layer_dims[(produced[f], 'out')])
                    for m, f in readers.items()
@@ -342,19 +368,24 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
 
     Returns:
         (graph, the layers whose outputs are model outputs, grad_fn -> the
-        layer producing it, width-option module -> grad_fn of its input)
+        layer producing it, width-option module -> grad_fn of its input,
+        the :class:`ShapeRecorder` of the forward)
     """
     tp = _torch_pruning()
     out_fns, produced, readers = set(), {}, {}
+    recorder = ShapeRecorder()
 
     def traced(m, x):
-        out = forward(m, x)
+        with recorder:
+            out = forward(m, x)
         out_fns.update(t.grad_fn for t in _tensors(out))
         return out
 
     def record(module, inputs, output):
+        stop = {t.grad_fn for t in _tensors(inputs)}
         for t in _tensors(output):
             produced[t.grad_fn] = module
+            recorder.inside(t.grad_fn, stop)
 
     def record_reader(module, inputs, output):
         readers.setdefault(module, _tensors(inputs)[0].grad_fn)
@@ -381,25 +412,25 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
         for h in hooks:
             h.remove()
     outputs = {produced[f] for f in out_fns if f in produced}
-    return dg, outputs, produced, readers
+    return dg, outputs, produced, readers, recorder
 
 
-def _members(dg, names, outputs, ignored):
-    """Per Torch-Pruning group: its members (module, 'out' | 'in' |
-    'unsupported', positions, root channels) and the reason it stays
+def _members(dg, names, outputs, ignored, recorder, at):
+    """Per channel group (:class:`ChannelGrouper`): its members (module,
+    'out' | 'in' | 'unsupported', positions, units) and the reason it stays
     ungated (None: gate it)."""
     from torch_pruning.ops import OPTYPE
     passive = (OPTYPE.ELEMENTWISE, OPTYPE.CONCAT, OPTYPE.SPLIT,
                OPTYPE.RESHAPE, OPTYPE.SLICE, OPTYPE.UNBIND, OPTYPE.EXPAND,
                OPTYPE.OUTPUT, OPTYPE.LN, OPTYPE.GN, OPTYPE.IN)
     groups, reasons = [], []
-    for group in dg.get_all_groups():
-        members, reason = [], None
-        for item in group.items:
-            node, m = item.dep.target, item.dep.target.module
+    for group in ChannelGrouper(dg, recorder, names, at).groups():
+        members, reason, outside = [], None, None
+        for (node, handler), (pos, units) in group.items.items():
+            m = node.module
             name = (dg._param_to_name.get(m, 'a parameter')
                     if isinstance(m, nn.Parameter) else names.get(m))
-            side = (_side(dg, m, item.dep.handler)
+            side = (_side(dg, m, handler)
                     if isinstance(m, SLICEABLE) else None)
             if node.type == OPTYPE.OUTPUT:
                 reason = reason or 'reaches the model outputs'
@@ -411,14 +442,18 @@ def _members(dg, names, outputs, ignored):
             elif name is not None and _matches(name, ignored):
                 reason = reason or f'{name} is ignored'
             if side is not None:
+                if max(pos) >= _size(m, side):
+                    outside = outside or (
+                        f'the graph maps channel {max(pos)} into the '
+                        f'{_size(m, side)} {side} channels of {name} '
+                        f'({type(m).__name__})')
                 members.append((m, side,
-                                torch.as_tensor(item.idxs, dtype=torch.long),
-                                torch.as_tensor(item.root_idxs,
-                                                dtype=torch.long)))
+                                torch.as_tensor(pos, dtype=torch.long),
+                                torch.as_tensor(units, dtype=torch.long)))
             elif isinstance(m, nn.Parameter) or node.type not in passive:
                 members.append((m, 'unsupported', name, None))
         groups.append(members)
-        reasons.append(reason)
+        reasons.append(reason or group.taint or outside)
     return groups, reasons
 
 
@@ -477,11 +512,59 @@ class GraphMACsEntry:
         return self.full_macs
 
 
+@dataclass
+class ConstantMACsEntry:
+    """MACs of the ops outside conv / linear layers (attention's matmuls),
+    which no gate narrows."""
+    name: str
+    full_macs: float
+
+    def macs(self, kept: Callable[[DBCGate], object]):
+        return self.full_macs
+
+    def full(self) -> float:
+        return self.full_macs
+
+
+class OtherOpsFlops(TorchDispatchMode):
+    """FLOPs, as torch's ``FlopCounterMode`` counts them, of the ops run
+    outside the given layers (``inside`` > 0 while one of them runs)."""
+
+    def __init__(self, layers: Iterable[nn.Module]):
+        super().__init__()
+        self.flops, self.inside = 0, 0
+        self.hooks = []
+        for m in layers:
+            self.hooks += [m.register_forward_pre_hook(self._enter),
+                           m.register_forward_hook(self._leave)]
+
+    def _enter(self, *args):
+        self.inside += 1
+
+    def _leave(self, *args):
+        self.inside -= 1
+
+    def remove(self) -> None:
+        for h in self.hooks:
+            h.remove()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        from torch.utils.flop_counter import flop_registry
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        count = flop_registry.get(func._overloadpacket)
+        if count is not None and not self.inside:
+            self.flops += count(*args, **kwargs, out_val=out)
+        return out
+
+
 def graph_counter(model: nn.Module, run: Callable[[], object],
                   auto: AutoGates,
                   ignored: Iterable[nn.Module] = ()) -> MACsCounter:
     """The MACs counter of an auto-gated model: the layers profiled by
-    ``run()`` (batch 1), their kept channels from ``auto``'s gates."""
+    ``run()`` (batch 1), their kept channels from ``auto``'s gates, plus
+    the constant MACs of matmuls outside them (attention), counted as
+    torch's ``FlopCounterMode`` counts them (half its FLOPs)."""
     profiled, _ = MACsCounter.profile(model, run, ignored=ignored)
     entries = []
     for e in profiled.entries:
@@ -491,4 +574,18 @@ def graph_counter(model: nn.Module, run: Callable[[], object],
             e.name, e.full(), e.in_channels, e.out_channels,
             None if grouped else auto.dims.get((e.name, 'in')),
             auto.dims.get((e.name, 'out')), m, e.in_shapes))
+    skip = [m for m in model.modules()
+            if isinstance(m, LAYERS) or m in set(ignored)]
+    other = OtherOpsFlops(skip)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), other:
+            run()
+    finally:
+        other.remove()
+        model.train(was_training)
+    if other.flops:
+        entries.append(ConstantMACsEntry('other ops (matmuls)',
+                                         other.flops / 2))
     return MACsCounter(entries)
