@@ -15,6 +15,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from .config_check import check_config
+from .datasets.data_check import check_config_data
 from .errors import PaSConfigError
 from .models.pas_search_mixin import read_subnet
 
@@ -189,20 +191,66 @@ def _download(url: str, dst: str, timeout: float) -> None:
             os.remove(tmp)
 
 
-def load_config(args: argparse.Namespace) -> Config:
-    """Config with --cfg-options, launcher and work_dir applied."""
-    with open(args.config) as f:
+def read_config(path: str) -> Config:
+    """``Config.fromfile`` of a file, or of an installed package's config
+    named ``package::path`` (e.g. ``mmpretrain::resnet/resnet18_8xb32_in1k.py``).
+
+    Raises:
+        PaSConfigError: the file does not exist (or the package is not
+            installed).
+    """
+    if '::' in path and not osp.exists(path):
+        try:
+            path, scope = Config._get_cfg_path(path, '')
+        except (ModuleNotFoundError, FileNotFoundError, ValueError,
+                AssertionError) as e:
+            raise PaSConfigError(f'config {path} cannot be found ({e})'
+                                 ) from None
+    if not osp.isfile(path):
+        raise PaSConfigError(f'config {path} does not exist')
+    with open(path) as f:
         needs_mmagic = 'mmagic::' in f.read()
     if needs_mmagic and importlib.util.find_spec('mmagic') is None:
-        raise SystemExit(f'error: {args.config} needs mmagic (not installed); '
+        raise SystemExit(f'error: {path} needs mmagic (not installed); '
                          'install it with `bash tools/install.sh '
                          '--with-mmagic`')
-    cfg = Config.fromfile(args.config)
+    return Config.fromfile(path)
+
+
+def load_config(args: argparse.Namespace,
+                parser: argparse.ArgumentParser) -> Config:
+    """Config with --cfg-options, launcher and work_dir applied; a config
+    that cannot be read exits with one line."""
+    try:
+        cfg = read_config(args.config)
+    except PaSConfigError as e:
+        parser.error(str(e))
     merge_cfg_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def check_inputs(cfg: Config, parser: argparse.ArgumentParser,
+                 splits: Sequence[str], train: bool) -> None:
+    """Everything checked before the Runner writes anything: the data of
+    ``splits`` (on disk, class folders, COCO files), ``load_from`` (with
+    ``train``), the subnet file, the PaS values of the config (by building
+    its model, :func:`pas_mm.config_check.check_config`). A problem exits
+    with one line (status 2)."""
+    try:
+        check_data_paths(cfg, splits)
+        if train:
+            check_load_from(cfg)
+        check_subnet(cfg)
+        check_config(cfg, train)
+    except (FileNotFoundError, PaSConfigError) as e:
+        parser.error(str(e))
+    try:
+        check_config_data(cfg, splits)
+    except ValueError as e:
+        parser.error(str(e))
 
 
 def build_runner(cfg: Config, parser: argparse.ArgumentParser):

@@ -1,4 +1,4 @@
-"""The error a PaS config raises when the model is built."""
+"""The errors the tools print as one line, without a traceback."""
 
 
 class PaSConfigError(ValueError):
@@ -7,3 +7,7 @@ class PaSConfigError(ValueError):
     The message says why in one line; ``tools/`` print it without a
     traceback.
     """
+
+
+class DeployError(RuntimeError):
+    """The config or checkpoint cannot be deployed (message says why)."""

@@ -10,7 +10,7 @@ from torch import nn
 
 import pas_mm  # noqa: F401
 from pas_mm.deploy import flatten_outputs
-from pas_mm.models import raw_forward
+from pas_mm.ops import raw_forward
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from pas_mm.deploy import count_macs
 from pas_mm.deploy.pipeline import DeployError, export_verified
 from pas_mm.errors import PaSConfigError
-from pas_mm.models import raw_forward
+from pas_mm.ops import raw_forward
 
 # stock config, input size
 CLASSIFIERS = {

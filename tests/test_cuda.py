@@ -15,7 +15,7 @@ from mmengine.registry import MODELS
 from mmengine.runner import Runner
 
 from pas_mm.deploy import count_macs, deploy, export_verified
-from pas_mm.models.latency_table import LatencyTable
+from pas_mm.budget.latency_table import LatencyTable
 from test_latency import check_one_layer_table
 from test_search_runner import CONFIG, digits_cfg
 

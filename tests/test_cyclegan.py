@@ -65,7 +65,7 @@ def test_deploy_equivalence_and_macs():
         assert (gen(x) - pruned(x)).abs().max() <= 1e-8
     # MACs: pas_mm's counter on the gated net == torch's counter (FLOPs / 2)
     # on the deployed net; depth-wise convs cost k*k*H*W per kept channel
-    from pas_mm.models import MACsCounter
+    from pas_mm.budget import MACsCounter
     counter, _ = MACsCounter.profile(
         gen, lambda: gen(torch.zeros(1, 3, 32, 32, dtype=torch.float64)),
         gated=gen.gated_layers())

@@ -13,7 +13,7 @@ from mmengine.structures import InstanceData
 
 from pas_mm.deploy import count_macs
 from pas_mm.deploy.pipeline import export_verified
-from pas_mm.models.raw_forward import detector_data_samples
+from pas_mm.ops.raw_forward import detector_data_samples
 
 SIZE = 64
 # stock config, gate_neck, gate_heads, test_cfg changes (speed; keep the

@@ -115,8 +115,9 @@ def test_pas_mm_has_no_import_cycle():
 # modules or lower ones (models never import deploy; deploy never the GAN)
 LAYERS = [('pas_mm.compat', 'pas_mm.errors'),
           ('pas_mm.ops', ),
+          ('pas_mm.budget', ),
           ('pas_mm.datasets', 'pas_mm.models'),
-          ('pas_mm.cli', 'pas_mm.hooks'),
+          ('pas_mm.cli', 'pas_mm.config_check', 'pas_mm.hooks'),
           ('pas_mm.deploy', ),
           ('pas_mm.benchmark', 'pas_mm.gan'),
           ('pas_mm', )]

@@ -21,9 +21,10 @@ from torch import nn
 from pas_mm.deploy import count_macs, deploy
 from pas_mm.deploy.pipeline import latency_report
 from pas_mm.errors import PaSConfigError
-from pas_mm.models import latency_table, raw_forward
-from pas_mm.models.latency_table import LatencyTable, interpolate
-from pas_mm.models.losses import parse_latency
+from pas_mm.budget import latency_table
+from pas_mm.ops import raw_forward
+from pas_mm.budget.latency_table import LatencyTable, interpolate
+from pas_mm.budget.losses import parse_latency
 from test_search_runner import CONFIG, digits_cfg
 
 NS_PER_MAC = 1e-6  # ms per MAC

@@ -5,7 +5,7 @@ from conftest import (independent_macs, randomize, resnet_classifier,
 from mmengine.registry import MODELS
 
 from pas_mm.deploy import build_deployed, export_deploy
-from pas_mm.models.losses import MACsLoss, parse_macs
+from pas_mm.budget.losses import MACsLoss, parse_macs
 
 
 def build(arch, shape, target=0.5):
@@ -56,7 +56,7 @@ def test_parse_macs(target, expected):
 def test_target_as_ratio_or_absolute():
     assert MACsLoss(0.25).resolve_target(1000., 10.) == 250.
     assert MACsLoss('0.3K').resolve_target(1000., 10.) == 300.
-    assert MACsLoss(400).resolve_target(1000., 10.) == 400.
+    assert MACsLoss('400').resolve_target(1000., 10.) == 400.
 
 
 @pytest.mark.parametrize('target, message', [
@@ -65,6 +65,8 @@ def test_target_as_ratio_or_absolute():
     (-0.5, 'must be > 0'),
     ('5', 'below 10, the MACs left when every gated layer keeps'),
     ('lots', 'is not a number'),
+    (1.5, r"a number is a ratio of the full model, in \(0, 1\]; an absolute "
+     r"target needs its unit, e.g. '500.000M'"),
 ])
 def test_bad_targets(target, message):
     with pytest.raises(ValueError, match=message):

@@ -11,7 +11,7 @@ from mmengine.registry import MODELS
 
 from pas_mm import PaSSearchHook
 from pas_mm.hooks.search_record import SearchRecord
-from pas_mm.models import snap_to_target
+from pas_mm.budget import snap_to_target
 
 
 def tiny_pas(target=0.5):

@@ -5,7 +5,7 @@ import torch
 from conftest import tiny_repvgg_classifier
 from mmengine.registry import MODELS
 
-from pas_mm.models import snap_to_target
+from pas_mm.budget import snap_to_target
 
 
 def pas_model(gate_values, target=0.5):
@@ -95,7 +95,7 @@ def test_fix_rejects_a_wrong_mask():
 
 @pytest.mark.parametrize('divisor', [4, 8])
 def test_round_to_divisor_keeps_macs_near_the_target(divisor):
-    from pas_mm.models import round_to_divisor
+    from pas_mm.budget import round_to_divisor
     model = pas_model(lambda c, g: torch.rand(c, generator=g))
     gates = list(model.gates().values())
     before = {g: g.hard_mask() for g in gates}

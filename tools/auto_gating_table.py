@@ -25,7 +25,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import pas_mm  # noqa: E402,F401
 from pas_mm.deploy.pipeline import export_verified  # noqa: E402
-from pas_mm.models.losses import format_macs  # noqa: E402
+from pas_mm.budget.losses import format_macs  # noqa: E402
 
 CLASSIFIER_SIZE, DETECTOR_SIZE = 224, 320
 MIN_KEEP = 8  # units per gate at the reachable minimum (as configs set it)

@@ -16,7 +16,7 @@ from mmengine.config import Config, DictAction
 from pas_mm.cli import merge_cfg_options
 from pas_mm.deploy import DeployError, build_pas_model
 from pas_mm.errors import PaSConfigError
-from pas_mm.models.losses import format_macs
+from pas_mm.budget.losses import format_macs
 
 
 def main():

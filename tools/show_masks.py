@@ -73,7 +73,7 @@ def main():
     if not osp.isfile(args.checkpoint):
         sys.exit(f'show_masks.py: checkpoint not found: {args.checkpoint}')
     args.work_dir, args.launcher = None, 'none'
-    cfg = load_config(args)
+    cfg = load_config(args, parser)
     try:
         check_data_paths(cfg, ('test', ))
     except FileNotFoundError as e:

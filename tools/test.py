@@ -6,9 +6,8 @@ import argparse
 
 import pas_mm  # noqa: F401  (compat fixes before mmengine loads anything)
 
-from pas_mm.cli import (add_common_args, build_runner, check_data_paths,
-                        check_subnet, load_config)
-from pas_mm.errors import PaSConfigError
+from pas_mm.cli import (add_common_args, build_runner, check_inputs,
+                        load_config)
 
 
 def main():
@@ -17,12 +16,8 @@ def main():
     parser.add_argument('checkpoint')
     add_common_args(parser)
     args = parser.parse_args()
-    cfg = load_config(args)
-    try:
-        check_data_paths(cfg, ('test', ))
-        check_subnet(cfg)
-    except (FileNotFoundError, PaSConfigError) as e:
-        parser.error(str(e))
+    cfg = load_config(args, parser)
+    check_inputs(cfg, parser, ('test', ), train=False)
     cfg.load_from = args.checkpoint
     runner = build_runner(cfg, parser)
     print(runner.test())

@@ -7,9 +7,8 @@ import argparse
 
 import pas_mm  # noqa: F401  (compat fixes before mmengine loads anything)
 
-from pas_mm.cli import (add_common_args, build_runner, check_data_paths,
-                        check_load_from, check_subnet, load_config)
-from pas_mm.errors import PaSConfigError
+from pas_mm.cli import (add_common_args, build_runner, check_inputs,
+                        load_config)
 
 
 def main():
@@ -19,17 +18,12 @@ def main():
                         help='resume from a checkpoint (latest if no path)')
     add_common_args(parser)
     args = parser.parse_args()
-    cfg = load_config(args)
+    cfg = load_config(args, parser)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
-    try:
-        check_data_paths(cfg, ('train', 'val'))
-        check_load_from(cfg)
-        check_subnet(cfg)
-    except (FileNotFoundError, PaSConfigError) as e:
-        parser.error(str(e))
+    check_inputs(cfg, parser, ('train', 'val'), train=True)
     runner = build_runner(cfg, parser)
     runner.train()
 

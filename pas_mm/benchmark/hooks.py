@@ -10,7 +10,7 @@ from mmengine.registry import HOOKS
 
 from ..hooks import PaSSearchHook
 from ..hooks.pas_search_hook import log_latency_checks
-from ..models.losses import MACsLoss
+from ..budget import MACsLoss
 from .pruning import (SNAP_TOL, apply_masks, full_masks, make_masks,
                       method_scores, slimming_params, widths_of)
 

@@ -23,7 +23,7 @@ The global-threshold methods prune channels in ascending score order; the
 number pruned is bisected to the smallest count whose MACs are <= target.
 Every layer keeps at least its gate's ``min_keep`` channels. Every method
 then flips the channels nearest its cut until the MACs are within 1% of
-the target (:func:`pas_mm.models.snap_to_target`; uniform: the last kept
+the target (:func:`pas_mm.budget.snap_to_target`; uniform: the last kept
 channel of the least pruned layers first).
 """
 import math
@@ -32,7 +32,7 @@ from typing import Dict, List
 import torch
 from torch import nn
 
-from ..models import snap_to_target
+from ..budget import snap_to_target
 
 METHODS = ('uniform', 'l1', 'slim', 'full')
 SNAP_TOL = 0.01  # every method ends within 1% of the MACs target

@@ -7,8 +7,8 @@ from torch import nn
 
 from ..ops import DBCGate
 from .latency_table import Grid, LatencyTable, interpolate
-from .macs_counter import MACsCounter, MACsEntry
-from .raw_forward import raw_forward
+from .macs_counter import GRADIENTS, MACsCounter, MACsEntry
+from ..ops.raw_forward import raw_forward
 
 
 def gates_of(counter: MACsCounter) -> List[DBCGate]:
@@ -82,7 +82,9 @@ class LatencyCounter:
         layers.overhead = ref['full_ms'] - layers.scale * sum_full
         return layers
 
-    def _latency(self, kept: Callable[[DBCGate], object]):
+    def _latency(self, kept: Callable[[DBCGate], object],
+                 kept_in: Optional[Callable[[DBCGate], object]] = None):
+        kept_in = kept_in or kept
         total = 0.
         for e, grids in zip(self.entries, self.grids):
             if e.depthwise:
@@ -91,17 +93,27 @@ class LatencyCounter:
                     e.out_channels if gate is None else kept(gate))
             else:
                 c_in = (e.in_channels if e.in_gate is None else
-                        kept(e.in_gate))
+                        kept_in(e.in_gate))
                 c_out = (e.out_channels // e.out_repeat
                          if e.out_gate is None else kept(e.out_gate))
             for grid in grids:
                 total = total + interpolate(grid, c_in, c_out)
         return self.overhead + self.scale * total
 
-    def cost(self) -> torch.Tensor:
-        """Predicted ms, differentiable in the gate weights."""
-        return torch.as_tensor(
-            self._latency(lambda g: g.mask().sum()), dtype=torch.float32)
+    def cost(self, gradient: str = 'full',
+             value_weighted: bool = False) -> torch.Tensor:
+        """Predicted ms, differentiable in the gate weights (``gradient``,
+        ``value_weighted``: as for :meth:`MACsCounter.macs`)."""
+        if gradient not in GRADIENTS:
+            raise ValueError(f'gradient={gradient!r} is not one of '
+                             f'{GRADIENTS}')
+
+        def kept(g: DBCGate) -> torch.Tensor:
+            return g.cost_mask(value_weighted).sum()
+
+        kept_in = (lambda g: kept(g).detach()) if gradient == 'own' else None
+        return torch.as_tensor(self._latency(kept, kept_in),
+                               dtype=torch.float32)
 
     def kept_cost(self) -> float:
         """Predicted ms of the hard masks."""

@@ -21,6 +21,7 @@ from mmengine.logging import print_log
 from torch import nn
 
 from ..ops import DBCGate
+from .losses.budget_loss import GRADIENTS
 from .losses.macs_loss import format_macs
 
 GatePair = Tuple[Optional[DBCGate], Optional[DBCGate]]
@@ -53,13 +54,16 @@ class MACsEntry:
     # shape of the layer's input at each call of the profile (batch 1)
     in_shapes: List[Tuple[int, ...]] = field(default_factory=list)
 
-    def macs(self, kept: Callable[[DBCGate], Union[int, torch.Tensor]]):
-        """MACs with ``kept(gate)`` channels behind each gate."""
+    def macs(self, kept: Callable[[DBCGate], Union[int, torch.Tensor]],
+             kept_in: Optional[Callable] = None):
+        """MACs with ``kept(gate)`` channels behind each gate
+        (``kept_in(gate)`` for the input gate, if given)."""
         if self.depthwise:
             gate = self.in_gate if self.out_gate is None else self.out_gate
             return self.factor * (self.out_channels if gate is None else
                                   kept(gate))
-        c_in = self.in_channels if self.in_gate is None else kept(self.in_gate)
+        c_in = self.in_channels if self.in_gate is None else (
+            kept_in or kept)(self.in_gate)
         c_out = (self.out_channels if self.out_gate is None else
                  kept(self.out_gate) * self.out_repeat)
         return self.factor * c_in * c_out
@@ -240,9 +244,31 @@ class MACsCounter:
         counter = cls(entries)
         return counter, {names[m]: g for m, g in consumers.items()}
 
-    def macs(self) -> torch.Tensor:
-        """Current MACs, differentiable in the gate weights."""
-        total = sum(e.macs(lambda g: g.mask().sum()) for e in self.entries)
+    def macs(self, gradient: str = 'full',
+             value_weighted: bool = False) -> torch.Tensor:
+        """Current MACs, differentiable in the gate weights.
+
+        Args:
+            gradient: 'full': a gate's gradient is the marginal MACs of one
+                of its channels, ``dMACs/dc_l``, from the layers it feeds and
+                the layers it reads (``c_in * c_out`` differentiated in both
+                factors). 'own': every layer's input count is detached, as
+                the official PaS code does (``torch.tensor(...)`` in
+                ``prunesearch.py``): a gate sees only the cost of the layers
+                it is the output of.
+            value_weighted: each channel's gradient divided by its relative
+                worth to the task (:meth:`DBCGate.cost_mask`): cost per
+                value.
+        """
+        if gradient not in GRADIENTS:
+            raise ValueError(f'gradient={gradient!r} is not one of '
+                             f'{GRADIENTS}')
+
+        def kept(g: DBCGate) -> torch.Tensor:
+            return g.cost_mask(value_weighted).sum()
+
+        kept_in = (lambda g: kept(g).detach()) if gradient == 'own' else None
+        total = sum(e.macs(kept, kept_in) for e in self.entries)
         return torch.as_tensor(total, dtype=torch.float32)
 
     def kept_macs(self) -> float:

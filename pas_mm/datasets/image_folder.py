@@ -159,12 +159,60 @@ def write_split_dataset(out: str, images: np.ndarray, labels: np.ndarray,
                                      seed=seed))
 
 
+# the first bytes of each image format mmpretrain reads
+SIGNATURES = (b'\x89PNG', b'\xff\xd8\xff', b'BM', b'P1', b'P2', b'P3', b'P4',
+              b'P5', b'P6', b'II*\x00', b'MM\x00*', b'RIFF')
+
+
+def unreadable(path: str) -> Optional[str]:
+    """Why the image at ``path`` cannot be read (None if its header is an
+    image's): empty, not openable, or not an image format."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(12)
+    except OSError as e:
+        return e.strerror
+    if not head:
+        return 'empty file'
+    if not head.startswith(SIGNATURES) or (head.startswith(b'RIFF') and
+                                           head[8:12] != b'WEBP'):
+        return 'not an image (unknown header)'
+    return None
+
+
+def check_class_folders(folder: str, extensions: Sequence[str] = IMG_EXT
+                        ) -> List[str]:
+    """Class names (sub-folders, sorted as mmpretrain sorts them) of one
+    split, after checking that every class has images and every image
+    (a file ending in one of ``extensions``) is readable.
+
+    Raises:
+        ValueError: a class without images, or an unreadable image.
+    """
+    classes = sorted(d for d in os.listdir(folder)
+                     if osp.isdir(osp.join(folder, d)))
+    extensions = tuple(e.lower() for e in extensions)
+    for c in classes:
+        images = [osp.join(dirpath, f)
+                  for dirpath, _, files in os.walk(osp.join(folder, c))
+                  for f in sorted(files) if f.lower().endswith(extensions)]
+        if not images:
+            raise ValueError(f'class folder {osp.join(folder, c)} has no '
+                             'images')
+        for path in images:
+            why = unreadable(path)
+            if why:
+                raise ValueError(f'image {path} cannot be read: {why}')
+    return classes
+
+
 def check_image_folder(root: str, splits: Sequence[str] = SPLITS
                        ) -> List[str]:
     """Class names of an ImageNet-style folder, after checking it.
 
     Raises FileNotFoundError for a missing split and ValueError for a
-    split whose classes differ from train's or a class with no image.
+    split whose classes differ from train's, a class with no image or an
+    unreadable image.
     """
     names = None
     for split in splits:
@@ -173,8 +221,7 @@ def check_image_folder(root: str, splits: Sequence[str] = SPLITS
             raise FileNotFoundError(
                 f'{root} is not an ImageNet-style folder with the splits '
                 f'{list(splits)}: {folder} does not exist')
-        classes = sorted(d for d in os.listdir(folder)
-                         if osp.isdir(osp.join(folder, d)))
+        classes = check_class_folders(folder)
         if names is None:
             if len(classes) < 2:
                 raise ValueError(f'{folder} needs at least 2 class folders, '
@@ -183,9 +230,4 @@ def check_image_folder(root: str, splits: Sequence[str] = SPLITS
         elif classes != names:
             raise ValueError(f'{folder} has classes {classes}, train has '
                              f'{names}')
-        for c in classes:
-            if not any(f.lower().endswith(IMG_EXT)
-                       for f in os.listdir(osp.join(folder, c))):
-                raise ValueError(f'class folder {osp.join(folder, c)} has '
-                                 'no images')
     return names

@@ -5,7 +5,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..models import raw_forward
+from ..ops import raw_forward
 from .verify import flatten_outputs, measure_latency
 
 ONNX_INSTALL = 'pip install "onnx==1.23.2" "onnxruntime==1.32.0" "numpy<2"'

@@ -3,8 +3,6 @@ import copy
 import json
 import os
 import os.path as osp
-import shutil
-import tempfile
 from typing import Callable, Dict, Optional, Tuple
 
 import torch
@@ -13,17 +11,16 @@ from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
-from ..cli import merge_cfg_options
-from ..models import PaSModel, raw_forward
-from ..models.losses import format_macs
+from ..cli import merge_cfg_options, read_config
+from ..errors import DeployError
+from ..models import PaSModel
+from ..ops import raw_forward
+from ..budget import format_macs
 from .export import build_deployed, export_deploy
 from .onnx_export import OnnxError, export_onnx
+from .output import check_out_dir, staged_out_dir
 from .verify import (count_macs, count_params, first_divergent_layer,
                      max_abs_diff, measure_latency)
-
-
-class DeployError(RuntimeError):
-    """The config or checkpoint cannot be deployed (message says why)."""
 
 
 # config model type -> its own deploy step, for models that are not a
@@ -70,6 +67,16 @@ def load_gated_checkpoint(model: PaSModel, checkpoint: str) -> None:
                           f'({type(e).__name__}: {reason}); is the file '
                           'complete?') from e
     state = ckpt.get('state_dict', ckpt)
+    own = model.state_dict()
+    other = [k for k, v in state.items()
+             if k in own and hasattr(v, 'shape') and v.shape != own[k].shape]
+    if other:
+        k = other[0]
+        raise DeployError(
+            f'checkpoint {checkpoint} does not match the config: {len(other)}'
+            f' tensors have other shapes, e.g. {k} {tuple(state[k].shape)} '
+            f'in the checkpoint, {tuple(own[k].shape)} in the model; was it '
+            'trained with another config (width, subnet)?')
     gate_keys = [k for k in model.state_dict() if '.gate' in k]
     missing = [k for k in gate_keys if k not in state]
     if missing:
@@ -152,16 +159,21 @@ def deploy(config: str,
            atol: float = 1e-4,
            cfg_options: Optional[dict] = None,
            latency_runs: int = 10,
-           onnx: bool = False) -> dict:
+           onnx: bool = False,
+           force: bool = False) -> dict:
     """Fuse, prune and verify; write deploy_config.py + deploy.pth.
 
-    Files are written to a temporary folder and moved to ``out_dir`` only
-    after the deployed model matched the gated one to ``atol``. With
+    ``out_dir`` is checked first (:func:`check_out_dir`: a new or empty
+    folder, or with ``force`` a previous deploy; never one holding the
+    config or checkpoint). Files are written to a temporary folder and
+    moved to ``out_dir`` only after the deployed model matched the gated
+    one to ``atol``. With
     ``onnx``, ``deploy.onnx`` is exported next, run in onnxruntime and
     checked against torch to ``atol`` (its diff and latency go into the
     report).
 
     Raises:
+        OutDirError: ``out_dir`` refused before any work.
         DeployError: nothing written; or, for an ONNX failure (onnxruntime
             missing included), the torch deploy is written and the message
             says so.
@@ -169,9 +181,8 @@ def deploy(config: str,
     Returns:
         dict: the report (MACs, params, latency before/after, max diff).
     """
-    if osp.exists(out_dir) and not osp.isdir(out_dir):
-        raise DeployError(f'--out {out_dir} is a file; name a folder')
-    cfg = Config.fromfile(config)
+    check_out_dir(out_dir, (config, checkpoint), force)
+    cfg = read_config(config)
     merge_cfg_options(cfg, cfg_options)
     step = DEPLOY_STEPS.get(cfg.get('model', {}).get('type'))
     if step is not None:
@@ -205,10 +216,10 @@ def deploy(config: str,
     if model.budget is not model.counter:
         report['latency'] = latency_report(model)
 
-    out_dir = write_deploy(out_dir, cfg, arch_cfg, state, report,
-                           model.subnet())
-    if onnx:
-        path = osp.join(out_dir, 'deploy.onnx')
+    onnx_error = []
+
+    def export_to(folder: str) -> None:
+        path = osp.join(folder, 'deploy.onnx')
         try:
             report['onnx'] = export_onnx(deployed.eval(), model.input_shape,
                                          path, atol=atol,
@@ -216,10 +227,13 @@ def deploy(config: str,
         except OnnxError as e:
             if osp.exists(path):
                 os.remove(path)
-            raise DeployError(f'{e}; the torch deploy is written to '
-                              f'{out_dir}') from e
-        with open(osp.join(out_dir, 'report.json'), 'w') as f:
-            json.dump(report, f, indent=1)
+            onnx_error.append(e)
+
+    out_dir = write_deploy(out_dir, cfg, arch_cfg, state, report,
+                           model.subnet(), then=export_to if onnx else None)
+    if onnx_error:
+        raise DeployError(f'{onnx_error[0]}; the torch deploy is written to '
+                          f'{out_dir}') from onnx_error[0]
     return report
 
 
@@ -245,16 +259,16 @@ def latency_report(model: PaSModel, tol: float = 0.05) -> dict:
 
 def write_deploy(out_dir: str, cfg: Config, model_cfg: dict,
                  state: Dict[str, torch.Tensor], report: dict,
-                 subnet: dict) -> str:
+                 subnet: dict,
+                 then: Optional[Callable[[str], None]] = None) -> str:
     """Write deploy_config.py (``cfg`` with ``model_cfg``, without the
     search hook), deploy.pth, pas_subnet.json and report.json to
     ``out_dir``, all or nothing: staged in a temporary folder beside it and
-    moved in place at the end. Returns the absolute ``out_dir``."""
+    moved in place at the end (:func:`staged_out_dir`). ``then(folder)``
+    runs on the staged folder before report.json is written (the ONNX
+    export, which adds to the report). Returns the absolute ``out_dir``."""
     out_dir = osp.abspath(out_dir)
-    parent = osp.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix='.deploy-', dir=parent)
-    try:
+    with staged_out_dir(out_dir) as tmp:
         deploy_cfg = copy.deepcopy(cfg)
         deploy_cfg.model = model_cfg
         deploy_cfg.load_from = osp.join(out_dir, 'deploy.pth')
@@ -265,16 +279,12 @@ def write_deploy(out_dir: str, cfg: Config, model_cfg: dict,
         deploy_cfg.dump(osp.join(tmp, 'deploy_config.py'))
         torch.save(dict(state_dict=state, meta=dict(pas_report=report)),
                    osp.join(tmp, 'deploy.pth'))
+        if then is not None:
+            then(tmp)
         for name, obj in (('pas_subnet.json', subnet),
                           ('report.json', report)):
             with open(osp.join(tmp, name), 'w') as f:
                 json.dump(obj, f, indent=1)
-        if osp.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 

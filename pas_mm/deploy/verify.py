@@ -6,7 +6,8 @@ import torch
 from mmengine.structures import BaseDataElement
 from torch import nn
 
-from ..models import MACsCounter, raw_forward
+from ..budget import MACsCounter
+from ..ops import raw_forward
 
 
 def flatten_outputs(obj) -> List[torch.Tensor]:

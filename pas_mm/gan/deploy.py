@@ -12,7 +12,7 @@ from mmagic.registry import MODELS
 from ..deploy.pipeline import (DeployError, load_gated_checkpoint,
                                register_deploy_step, write_deploy)
 from ..deploy.verify import count_params, measure_latency
-from ..models.macs_counter import MACsCounter
+from ..budget import MACsCounter
 from .pas_cyclegan import PaSCycleGAN
 
 

@@ -9,7 +9,7 @@ from mmagic.registry import MODELS
 from torch import nn
 
 from ..errors import PaSConfigError
-from ..models.macs_counter import MACsCounter
+from ..budget import MACsCounter
 from ..models.pas_search_mixin import PaSSearchMixin
 from ..ops import DBCGate
 from .mobile_resnet_generator import PaSMobileResnetGenerator

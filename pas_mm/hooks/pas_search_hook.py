@@ -251,10 +251,25 @@ class PaSSearchHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint['pas_search_record'] = self.record.state_dict()
+        model = self.pas_model(runner)
+        checkpoint['pas_search_state'] = dict(
+            multiplier=None if model.macs_loss is None else
+            float(model.macs_loss.multiplier),
+            importance={n: g.importance.clone()
+                        for n, g in model.gates().items()})
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if 'pas_search_record' in checkpoint:
             self.record.load_state_dict(checkpoint['pas_search_record'])
+        state = checkpoint.get('pas_search_state')
+        if state is None:
+            return
+        model = self.pas_model(runner)
+        if model.macs_loss is not None and state['multiplier'] is not None:
+            model.macs_loss.multiplier.fill_(state['multiplier'])
+        for name, g in model.gates().items():
+            if name in state['importance']:
+                g.importance.copy_(state['importance'][name])
 
     def _write_subnet(self, runner) -> None:
         path = osp.join(runner.work_dir, self.subnet_file)

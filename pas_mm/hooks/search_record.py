@@ -10,6 +10,8 @@ from typing import Dict, List, Optional
 
 import torch
 
+from ..budget.alternation import alternation
+
 TARGET_TOL = 0.02  # "reached the target": budget within 2% of it
 LOUD_SNAP = 0.03  # a snap moving more than 3% of the full budget is loud
 
@@ -90,6 +92,8 @@ class SearchRecord:
                          moved=abs(ratio - searched_ratio),
                          loud=abs(ratio - searched_ratio) > self.loud_snap)
         widths = [g.num_kept() for g in model.gates().values()]
+        self.snap['searched_alternation'] = alternation(
+            [int(searched[n].sum()) for n in model.gates()], self.full)
         self.trace.append([self.iters, ratio] + widths)
         return self.summary()
 
@@ -100,6 +104,8 @@ class SearchRecord:
                     first_within_tol_iter=self.first_within,
                     flips=self.flips,
                     flips_after_target=self.flips_after_target,
+                    alternation=alternation(self.trace[-1][2:], self.full)
+                    if self.trace else None,
                     snap=self.snap)
 
     def to_dict(self) -> dict:
@@ -130,7 +136,8 @@ class SearchRecord:
                    if s['first_within_tol_iter'] is not None else
                    f"never within {self.tol:.0%} of the target in "
                    f"{s['search_iters']} iters")
-        text = f"PaS search record: {reached}; {s['flips']} flips in all"
+        text = (f"PaS search record: {reached}; {s['flips']} flips in all; "
+                f"alternation {s['alternation']:.2f}")
         if self.snap:
             sn = self.snap
             text += (f"; the snap flipped {sn['dropped'] + sn['restored']} "

@@ -1,4 +1,5 @@
 """PaSModel: adds DBC-gate search and the MACs loss to any OpenMMLab model."""
+import contextlib
 import copy
 import hashlib
 from typing import Dict, Optional, Sequence, Union
@@ -15,10 +16,10 @@ from .backbones.stock_backbone import gated_backbone_cfg
 from .deploy_builder import build_deployed_model
 from .gated_parts import build_gate_groups, group_layers
 from .graph_gates import build_auto_gates, graph_counter
-from .latency_table import LatencyTable
-from .macs_counter import MACsCounter
+from ..budget import LatencyTable
+from ..budget import MACsCounter
 from .pas_search_mixin import PaSSearchMixin
-from .raw_forward import raw_forward, training_only_layers
+from ..ops.raw_forward import raw_forward, training_only_layers
 
 
 @MODELS.register_module()
@@ -101,8 +102,18 @@ class PaSModel(PaSSearchMixin, BaseModel):
             self.architecture_cfg = None
         self.architecture = architecture
         self.data_preprocessor = architecture.data_preprocessor
+        if not (isinstance(input_shape, (list, tuple)) and len(input_shape)
+                == 3 and all(isinstance(s, int) and s > 0
+                             for s in input_shape)):
+            raise PaSConfigError(f'PaSModel: input_shape={input_shape!r} '
+                                 'must be (C, H, W), 3 positive integers')
         self.input_shape = tuple(input_shape)
         self.auto_gates = None
+        if isinstance(ignored, str) or not isinstance(ignored, (list, tuple)) \
+                or not all(isinstance(p, str) for p in ignored):
+            raise PaSConfigError(
+                f'PaSModel: ignored={ignored!r} must be a list of module '
+                "paths, e.g. ['backbone.conv1']")
         if gates is not None:
             self._build_auto(gates, backbone, gate_neck or gate_heads,
                              ignored, part_gate_cfg, macs_loss, subnet)
@@ -131,19 +142,20 @@ class PaSModel(PaSSearchMixin, BaseModel):
         gated, out_repeat = group_layers(self.gate_groups)
         if backbone is not None:
             gated.update(backbone.gated_layers())
-        self.counter, self.consumers = MACsCounter.profile(
-            architecture,
-            lambda: raw_forward(architecture,
-                                torch.zeros(1, *self.input_shape),
-                                training_branches=True),
-            gated=gated,
-            ignored=(training_only_layers(architecture) +
-                     (backbone.fused_away() if backbone else [])),
-            source=backbone,
-            source_gates=backbone.output_gates() if backbone else (),
-            gated_outputs={m: g.gate for g in self.gate_groups
-                           for m in g.outputs},
-            out_repeat=out_repeat)
+        with self._runs_at_input_shape():
+            self.counter, self.consumers = MACsCounter.profile(
+                architecture,
+                lambda: raw_forward(architecture,
+                                    torch.zeros(1, *self.input_shape),
+                                    training_branches=True),
+                gated=gated,
+                ignored=(training_only_layers(architecture) +
+                         (backbone.fused_away() if backbone else [])),
+                source=backbone,
+                source_gates=backbone.output_gates() if backbone else (),
+                gated_outputs={m: g.gate for g in self.gate_groups
+                               for m in g.outputs},
+                out_repeat=out_repeat)
         self.macs_full = self.counter.full()
         self.macs_min = self.counter.minimum()
         self._build_macs_loss(macs_loss, subnet)
@@ -164,10 +176,11 @@ class PaSModel(PaSSearchMixin, BaseModel):
             raise PaSConfigError("PaSModel: gates='auto' supports MACsLoss "
                                  'only (LatencyLoss not yet)')
         arch = self.architecture
-        self.auto_gates = build_auto_gates(
-            arch, torch.zeros(1, *self.input_shape),
-            lambda m, x: raw_forward(m, x, training_branches=True),
-            ignored, gate_cfg)
+        with self._runs_at_input_shape():
+            self.auto_gates = build_auto_gates(
+                arch, torch.zeros(1, *self.input_shape),
+                lambda m, x: raw_forward(m, x, training_branches=True),
+                ignored, gate_cfg)
         self.gate_groups, self.consumers = [], {}
         self.counter = graph_counter(
             arch, lambda: raw_forward(arch, torch.zeros(1, *self.input_shape),
@@ -178,6 +191,35 @@ class PaSModel(PaSSearchMixin, BaseModel):
         self._build_macs_loss(macs_loss, subnet)
         if subnet is not None:
             self.load_subnet(subnet)
+
+    @contextlib.contextmanager
+    def _runs_at_input_shape(self):
+        """An error raised inside, where the network fails at
+        ``input_shape`` but runs at 256 px (or more): ``PaSConfigError``,
+        the input is too small; other errors pass through."""
+        try:
+            yield
+        except Exception as e:
+            c, h, w = self.input_shape
+            big = (c, max(h, 256), max(w, 256))
+            if big == self.input_shape:
+                raise
+            try:
+                with torch.no_grad():
+                    raw_forward(self.architecture, torch.zeros(1, c, h, w))
+            except Exception as small:
+                try:
+                    with torch.no_grad():
+                        raw_forward(self.architecture, torch.zeros(1, *big))
+                except Exception:
+                    raise e from None
+                reason = (str(small).strip() or ' ').splitlines()[0]
+                raise PaSConfigError(
+                    f'PaSModel: input_shape={self.input_shape} is too small '
+                    f'for this network (it runs at {big[1]}x{big[2]}; at '
+                    f'{h}x{w}: {type(small).__name__}: {reason}); give the '
+                    'input size the model is trained at') from e
+            raise
 
     # gates -------------------------------------------------------------
     def gates(self) -> Dict[str, DBCGate]:

@@ -1,5 +1,6 @@
 """The PaS interface a searched model exposes to the hook and to deploy."""
 import json
+import reprlib
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -9,11 +10,9 @@ from torch import nn
 
 from ..errors import PaSConfigError
 from ..ops import DBCGate
-from .latency_counter import LatencyCounter
-from .latency_table import LatencyTable
-from .losses import LatencyLoss, format_macs
-from .raw_forward import raw_forward
-from .snap_to_target import round_to_divisor, snap_to_target
+from ..budget import (LatencyCounter, LatencyLoss, LatencyTable, format_macs,
+                      round_to_divisor, snap_to_target)
+from ..ops import raw_forward
 
 MEASURED_SNAPS = 3  # deployed models timed at the end of a latency search
 
@@ -39,6 +38,29 @@ def read_subnet(path: str) -> dict:
             f'subnet {path} has no "layers" mapping; expected the '
             'pas_subnet.json that PaSSearchHook writes')
     return subnet
+
+
+def _checked_keep(path: str, name: str, layer, gate: DBCGate) -> list:
+    """The ``keep`` indices of a subnet layer, checked against its gate.
+
+    Raises:
+        PaSConfigError: not ``min_keep`` to ``num_channels`` unique
+            indices in ``[0, num_channels)``, or ``width`` differs.
+    """
+    keep = layer.get('keep') if isinstance(layer, dict) else None
+    c = gate.num_channels
+    if not (isinstance(keep, list) and gate.min_keep <= len(keep) <= c
+            and all(type(i) is int and 0 <= i < c for i in keep)
+            and len(set(keep)) == len(keep)):
+        raise PaSConfigError(
+            f'subnet {path}: layer {name} must keep {gate.min_keep} to {c} '
+            f'unique channel indices in [0, {c}), got keep='
+            f'{reprlib.repr(keep)}')
+    if layer.get('width', len(keep)) != len(keep):
+        raise PaSConfigError(
+            f"subnet {path}: layer {name} has width={layer['width']!r} but "
+            f'keeps {len(keep)} channels')
+    return keep
 
 
 class PaSSearchMixin:
@@ -99,6 +121,28 @@ class PaSSearchMixin:
             self.budget_full, self.budget_min)
         self.macs_target = (None if self.budget is not self.counter else
                             self.budget_target)
+        self._apply_search_options()
+
+    def _apply_search_options(self) -> None:
+        """The budget loss's per-layer floor (raises every gate's
+        ``min_keep``) and importance tracking (for ``value_weighted``)."""
+        loss = self.macs_loss
+        ratio = self.budget_target / self.budget_full
+        for g in self.gates().values():
+            g.track_importance = loss.value_weighted
+            if loss.floor:
+                g.min_keep = min(g.num_channels, max(
+                    g.min_keep, loss.floor_width(g.num_channels, ratio)))
+        if loss.floor:
+            self.budget_min = self.budget.minimum()
+            if self.budget is self.counter:
+                self.macs_min = self.budget_min
+            if self.budget_min > self.budget_target:
+                raise PaSConfigError(
+                    f'{type(self).__name__}: floor={loss.floor} leaves '
+                    f'{self.budget.format(self.budget_min)}, above the target '
+                    f'{self.budget.format(self.budget_target)}; lower the '
+                    'floor')
 
     def _latency_key(self, table: LatencyTable) -> str:
         """Key of this model's full-width latency in the table file."""
@@ -248,8 +292,9 @@ class PaSSearchMixin:
                 f'{sorted(set(gates) - set(layers))[:5]}, unknown '
                 f'{sorted(set(layers) - set(gates))[:5]}')
         for name, g in gates.items():
+            keep = _checked_keep(path, name, layers[name], g)
             mask = torch.zeros(g.num_channels, dtype=torch.bool)
-            mask[layers[name]['keep']] = True
+            mask[keep] = True
             g.fixed_mask.copy_(mask)
             g.fixed.fill_(True)
 
@@ -268,15 +313,20 @@ class PaSSearchMixin:
         """``macs_ratio`` always (and ``latency_ms``, predicted, under a
         latency loss); ``loss_macs`` or ``loss_latency`` while
         searching."""
-        macs = self.counter.macs()
+        search = {} if self.macs_loss is None else dict(
+            gradient=self.macs_loss.gradient,
+            value_weighted=self.macs_loss.value_weighted)
+        macs = self.counter.macs(**search)
         losses = dict(macs_ratio=macs.detach() / self.macs_full)
         cost = macs
         if self.budget is not self.counter:
-            cost = self.budget.cost()
+            cost = self.budget.cost(**search)
             losses['latency_ms'] = cost.detach()
         if self.macs_loss is not None and not self.searched:
             key = 'loss_macs' if cost is macs else 'loss_latency'
             target = self.budget_target if self.annealed_target is None \
                 else self.annealed_target
             losses[key] = self.macs_loss(cost, target, self.budget_full)
+            if self.macs_loss.multiplier_lr:
+                losses['budget_multiplier'] = self.macs_loss.multiplier.clone()
         return losses

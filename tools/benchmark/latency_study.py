@@ -38,8 +38,8 @@ import torch  # noqa: E402
 from mmengine.registry import MODELS, init_default_scope  # noqa: E402
 
 from pas_mm.deploy import count_macs  # noqa: E402
-from pas_mm.models import raw_forward  # noqa: E402
-from pas_mm.models.latency_table import LatencyTable  # noqa: E402
+from pas_mm.ops import raw_forward  # noqa: E402
+from pas_mm.budget.latency_table import LatencyTable  # noqa: E402
 
 METHODS = {'pas': 'latency-aware PaS (LatencyLoss)',
            'pas-macs': 'MACs PaS (MACsLoss), snapped to the latency',

@@ -22,6 +22,8 @@ HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
 from run_all import done, run_job  # noqa: E402
 
+from pas_mm.budget.alternation import alternation  # noqa: E402
+
 BENCH_RUNS = {  # benchmark method -> its row's name
     'pas': 'official (benchmark PaS: gates lr x1, decay 1e-4, loss weight 5)',
     'pas-fast': 'shipped fast recipe (cosine, gates lr x10, no decay)',
@@ -60,6 +62,18 @@ def variants(search_epochs: int) -> dict:
         f'fast recipe, snap per MAC, search {2 * search_epochs} epochs':
             ['--method', 'pas-fast-cost', '--search-epochs',
              str(2 * search_epochs)],
+        # issue 35: the budget reached in the search, widths by value per
+        # cost (MACsLoss's multiplier_lr, value_weighted, floor, gradient)
+        **{f'fast recipe, snap per MAC, multiplier lr {m}{name}':
+           ['--method', 'pas-fast-cost', '--multiplier-lr', m] + extra
+           for m in ('5', '20')
+           for name, extra in (
+               ('', []),
+               (', value-weighted', ['--value-weighted', '1']),
+               (', floor 0.5', ['--floor', '0.5']),
+               (', value-weighted, floor 0.5',
+                ['--value-weighted', '1', '--floor', '0.5']),
+               (', official gradient', ['--gradient', 'own']))},
     }
 
 
@@ -131,25 +145,31 @@ def main(argv=None):
                 val=[r['acc_val'] for r in rs],
                 test=[r['acc_test'] for r in rs],
                 macs=[100 * r['macs_deployed'] / r['macs_full'] for r in rs],
-                search=[r.get('search') for r in rs]))
+                search=[r.get('search') for r in rs],
+                widths=[r['widths'] for r in rs],
+                full_widths=rs[0].get('full_widths')))
 
     def mean(v):
         return f'{statistics.mean(v):.2f}' + (
             f' ± {statistics.stdev(v):.2f}' if len(v) > 1 else '')
 
     lines = ['| PaS recipe | MACs target | seeds | **val top-1** | test top-1 '
-             '| MACs reached | search within 2% at iter | snap moved |',
-             '|---|---|---|---|---|---|---|---|']
+             '| MACs reached | search within 2% at iter | snap moved '
+             '| alternation | widths (first seed) |',
+             '|---|---|---|---|---|---|---|---|---|---|']
     for r in rows:
         firsts = ', '.join('?' if not s else 'never' if s[
             'first_within_tol_iter'] is None else str(
                 s['first_within_tol_iter']) for s in r['search'])
         moved = ', '.join(f"{100 * s['snap']['moved']:.1f}%" if s else '?'
                           for s in r['search'])
+        alt = (mean([alternation(w, r['full_widths']) for w in r['widths']])
+               if r['full_widths'] else '?')
         lines.append(f"| {r['recipe']} | {r['target']:.0%} | "
                      f"{len(r['seeds'])} | **{mean(r['val'])}** | "
                      f"{mean(r['test'])} | {mean(r['macs'])}% | {firsts} | "
-                     f'{moved} |')
+                     f"{moved} | {alt} | {' '.join(map(str, r['widths'][0]))}"
+                     ' |')
     table = '\n'.join(lines)
     with open(osp.join(args.bench, 'recipe_study.md'), 'w') as f:
         f.write(table + '\n')

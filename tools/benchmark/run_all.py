@@ -82,6 +82,12 @@ def parse_args(argv=None):
                    default=[0.75, 0.5, 0.3])
     p.add_argument('--methods', nargs='+', default=DEFAULT_METHODS,
                    choices=METHODS)
+    p.add_argument('--widths-scratch-of', nargs='*', default=[],
+                   choices=METHODS, metavar='METHOD',
+                   help="train each of these methods' final widths from "
+                   'random init for P + S + F epochs (widths-scratch-<M> '
+                   'rows: architecture quality apart from the inherited '
+                   'weights)')
     p.add_argument('--pretrain-epochs', type=int, default=10)
     p.add_argument('--search-epochs', type=int, default=2)
     p.add_argument('--finetune-epochs', type=int, default=3)
@@ -123,7 +129,9 @@ def plan(args) -> list:
         argv = ['--work-dir', osp.join(runs, name), '--method', method,
                 '--target', str(target), '--seed', str(seed),
                 '--epochs', str(epochs)] + common
-        if needs:
+        if needs and method == 'widths-scratch':
+            argv += ['--widths-from', osp.join(runs, needs)]
+        elif needs:
             argv += ['--pretrained', osp.join(runs, needs, 'pretrained.pth')]
         jobs.append(dict(name=name, needs=[needs] if needs else [],
                          method=method, target=target, seed=seed,
@@ -140,6 +148,9 @@ def plan(args) -> list:
                     job(f'{m}-t{t:g}-s{seed}', m, t, seed, P + S + F)
                 elif m not in unpruned:
                     job(f'{m}-t{t:g}-s{seed}', m, t, seed, S + F, pre)
+            for m in args.widths_scratch_of:
+                job(f'widths-scratch-{m}-t{t:g}-s{seed}', 'widths-scratch',
+                    t, seed, P + S + F, f'{m}-t{t:g}-s{seed}')
         if 'full' in args.methods:
             job(f'full-s{seed}', 'full', 1.0, seed, S + F, pre)
         if 'unpruned-scratch' in args.methods:
@@ -192,6 +203,9 @@ def train_all(args) -> None:
                 os.remove(osp.join(j['work_dir'], 'result.json'))
     pending = to_do(jobs)
     finished = {j['name'] for j in jobs} - {j['name'] for j in pending}
+    # runs finished before, outside this plan (widths-scratch's sources)
+    finished |= {n for j in jobs for n in j['needs']
+                 if osp.exists(osp.join(args.out, 'runs', n, 'result.json'))}
     failed = set()
     threads = args.threads or max(1, (os.cpu_count() or 1) //
                                   max(args.jobs, 1))

@@ -66,19 +66,25 @@ import torch  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from pas_mm.benchmark import macs_of_widths  # noqa: E402
+from pas_mm.budget.alternation import alternation  # noqa: E402
 from pas_mm.benchmark.torch_pruning_peer import (  # noqa: E402
     FORMS, IMPORTANCES, block_widths, pruned_state, tp_prune, unpruned_form)
 from pas_mm.deploy import (build_pas_model, count_macs,  # noqa: E402
                            export_verified)
 from pas_mm.deploy.pipeline import latency_report  # noqa: E402
-from pas_mm.models.latency_table import DEFAULT_TABLE_FILE  # noqa: E402
+from pas_mm.budget.latency_table import DEFAULT_TABLE_FILE  # noqa: E402
 
 BASE_METHODS = ('pretrain', 'pas', 'pas-fast', 'pas-cost', 'pas-fast-cost',
-                'pas-macs', 'uniform', 'l1', 'slim', 'full', 'scratch',
-                'unpruned-scratch')
-FROM_SCRATCH = ('pretrain', 'scratch', 'unpruned-scratch')
+                'pas-vc', 'pas-fast-vc', 'pas-macs', 'uniform', 'l1', 'slim',
+                'full', 'scratch', 'unpruned-scratch', 'widths-scratch')
+FROM_SCRATCH = ('pretrain', 'scratch', 'unpruned-scratch', 'widths-scratch')
 COST_SNAP = ('pas-cost', 'pas-fast-cost')  # snap_per_cost=True
-SEARCHED = ('pas', 'pas-fast', 'pas-macs') + COST_SNAP
+# the search as the first tables ran it: the quadratic MACs loss alone
+LEGACY_SEARCH = dict(multiplier_lr=0.0, gradient='full', value_weighted=False,
+                     floor=0.0)
+NEW_SEARCH = ('pas-vc', 'pas-fast-vc')  # the shipped MACsLoss defaults
+SEARCHED = ('pas', 'pas-fast', 'pas-macs') + COST_SNAP + NEW_SEARCH
+STUDY_KEYS = ('multiplier_lr', 'gradient', 'value_weighted', 'floor')
 TP_METHODS = tuple(f'tp-{i}-{f}' for i in IMPORTANCES for f in FORMS
                    if not (i == 'bnscale' and f == 'fused'))
 FAST_METHODS = ('uniform-fast', 'tp-magnitude-res-fast')
@@ -119,6 +125,17 @@ def parse_args(argv=None):
                    help='recipe study: fraction of the search over which '
                    "the loss target falls from 100%% to --target "
                    "(PaSSearchHook's target_anneal)")
+    p.add_argument('--multiplier-lr', type=float,
+                   help="recipe study: MACsLoss's multiplier_lr")
+    p.add_argument('--gradient', choices=('full', 'own'),
+                   help="recipe study: MACsLoss's gradient")
+    p.add_argument('--value-weighted', type=int, choices=(0, 1),
+                   help="recipe study: MACsLoss's value_weighted")
+    p.add_argument('--floor', type=float,
+                   help="recipe study: MACsLoss's floor")
+    p.add_argument('--widths-from',
+                   help='widths-scratch: a finished run whose deployed '
+                   'widths (result.json) are trained from random init')
     p.add_argument('--snap-per-cost', action='store_true',
                    help='recipe study: the end-of-search snap ranks channels '
                    "by gate margin per MAC (PaSSearchHook's snap_per_cost)")
@@ -129,6 +146,9 @@ def parse_args(argv=None):
         p.error(f'--target {args.target} must be in (0, 1]')
     if args.method == 'pas-macs' and args.budget != 'latency':
         p.error('--method pas-macs needs --budget latency')
+    if (args.method == 'widths-scratch') != bool(args.widths_from):
+        p.error('--widths-from goes with --method widths-scratch (and it '
+                'needs one)')
     needs = args.method not in FROM_SCRATCH
     if needs and not args.pretrained:
         p.error(f'--method {args.method} needs --pretrained')
@@ -167,6 +187,7 @@ def run_cfg(args):
         else args.method
     search = args.search_epochs if method in SEARCHED + ('slim', ) else 0
     hook_method = {'pretrain': 'full', 'scratch': 'uniform',
+                   'widths-scratch': 'full',
                    'unpruned-scratch': 'full'}.get(
         method, 'pas' if method in SEARCHED else
         'full' if method.startswith('tp-') else method)
@@ -184,6 +205,15 @@ def run_cfg(args):
         lr_phases=(args.search_epochs, args.epochs - args.search_epochs))
     if args.loss_weight is not None:
         cfg.model.macs_loss.loss_weight = args.loss_weight
+    if method in SEARCHED and method not in NEW_SEARCH:
+        cfg.model.macs_loss.update(LEGACY_SEARCH)
+    for key in STUDY_KEYS:
+        if getattr(args, key) is not None:
+            cfg.model.macs_loss[key] = type(LEGACY_SEARCH[key])(
+                getattr(args, key))
+    if method == 'widths-scratch':
+        set_widths(cfg, json.load(open(osp.join(args.widths_from,
+                                                'result.json')))['widths'])
     if args.budget == 'latency':
         weight = cfg.model.macs_loss.loss_weight
         cfg.model.macs_loss = dict(
@@ -205,6 +235,18 @@ def run_cfg(args):
     if args.gate_decay_mult is not None:
         gate.decay_mult = args.gate_decay_mult
     return cfg
+
+
+def set_widths(cfg, widths) -> None:
+    """Point ``cfg`` at the gated training form at ``widths``, every
+    channel open and nothing searched (Torch-Pruning's residual form and
+    ``widths-scratch``)."""
+    cfg.model.backbone.widths = widths
+    cfg.model.backbone.gate_cfg = dict(min_keep=1)
+    cfg.model.architecture.head.in_channels = widths[-1]
+    # nothing is searched: the target's ratio, now of the narrower net,
+    # can sit below its minimum MACs (MNIST at 10%)
+    cfg.model.macs_loss.target = 1.0
 
 
 def loss_batches(cfg, classifier, n: int = 4):
@@ -237,12 +279,7 @@ def prepare_tp(cfg, args, model) -> dict:
     torch.save(dict(state_dict=pruned_state(pruned)), path)
     cfg.load_from = path
     if form == 'res':  # gated training form at the pruned widths, all open
-        cfg.model.backbone.widths = widths
-        cfg.model.backbone.gate_cfg = dict(min_keep=1)
-        cfg.model.architecture.head.in_channels = widths[-1]
-        # nothing is searched: the target's ratio, now of the pruned net,
-        # can sit below its minimum MACs (MNIST at 10%)
-        cfg.model.macs_loss.target = 1.0
+        set_widths(cfg, widths)
     else:  # plain fused classifier: no gates, no PaS hooks
         arch = copy.deepcopy(model.architecture_cfg)
         arch['backbone'] = dict(arch['backbone'], widths=widths,
@@ -287,6 +324,8 @@ def measure(runner, args, info: dict) -> dict:
         widths=arch_cfg['backbone']['widths'],
         acc_val=top1(deployed, runner.val_loop.dataloader),
         acc_test=top1(deployed, test_loader))
+    if 'full_widths' in info:
+        info['alternation'] = alternation(info['widths'], info['full_widths'])
     return info
 
 
@@ -306,7 +345,15 @@ def run(args) -> dict:
     start = time.perf_counter()
     runner = Runner.from_cfg(cfg)
     runner.train()
-    result = dict(method=args.method, target=args.target, seed=args.seed,
+    method = args.method
+    if method == 'widths-scratch':  # one row per method the widths are of
+        source = json.load(open(osp.join(args.widths_from, 'result.json')))
+        method = f"widths-scratch-{source['method']}"
+        info.update(widths_from=args.widths_from,
+                    macs_target=source['macs_target'],
+                    macs_full=source['macs_full'],
+                    full_widths=source['full_widths'])
+    result = dict(method=method, target=args.target, seed=args.seed,
                   train_seconds=time.perf_counter() - start,
                   epoch=runner.epoch, lr=cfg.optim_wrapper.optimizer.lr,
                   gate=dict(cfg.optim_wrapper.paramwise_cfg.custom_keys[

@@ -1,4 +1,5 @@
 """The search budget's loss: pulls a cost (MACs, latency) toward a target."""
+import math
 from typing import Union
 
 import torch
@@ -6,9 +7,23 @@ from torch import nn
 
 from ...errors import PaSConfigError
 
+# how the cost's gradient reaches a gate (MACsCounter.macs)
+GRADIENTS = ('full', 'own')
+
 
 class BudgetLoss(nn.Module):
-    """``loss_weight * ((cost - target) / cost_full) ** 2``.
+    """``multiplier * r + loss_weight * r ** 2``, ``r = (cost - target) /
+    cost_full``.
+
+    The linear term is a Lagrange multiplier moved by gradient ascent,
+    ``multiplier <- multiplier + multiplier_lr * r`` every training step (as
+    CoFi pruning does): while the cost stays above the target the pull
+    grows, so the search reaches its budget in any length instead of
+    stalling where the quadratic term's pull (which vanishes at the target)
+    is matched by the task's; below the target it falls, and turns into a
+    push back up (cut channels come back), so the search holds the target
+    instead of drifting under it. ``multiplier_lr=0`` is the paper's loss,
+    the quadratic alone.
 
     Subclasses name the cost (``name``) and read and write its values
     (``parse``, ``format``).
@@ -16,15 +31,48 @@ class BudgetLoss(nn.Module):
     Args:
         target (str | float): an absolute cost as a string with a unit, or
             a ratio of the full model's cost in (0, 1].
-        loss_weight (float): lambda.
+        loss_weight (float): lambda of the quadratic term, > 0.
+        multiplier_lr (float): ascent rate of the linear term's multiplier
+            per training step, >= 0 (0: no linear term).
+        gradient (str): how the cost's gradient reaches a gate: 'full'
+            (marginal cost of a channel, both factors of ``c_in * c_out``)
+            or 'own' (the official code's: input counts detached).
+        value_weighted (bool): divide each channel's cost gradient by its
+            relative Fisher importance (:meth:`DBCGate.cost_mask`), so the
+            budget cuts the channels worth least per unit of cost first.
+        floor (float): every gate keeps at least ``ceil(floor *
+            sqrt(target ratio) * channels)``: ``floor`` of the width a
+            uniform cut to the target would leave it (0: only
+            ``min_keep``), in [0, 1).
     """
 
     name = 'cost'
 
-    def __init__(self, target: Union[str, float], loss_weight: float = 1.0):
+    def __init__(self, target: Union[str, float], loss_weight: float = 1.0,
+                 multiplier_lr: float = 0.0, gradient: str = 'full',
+                 value_weighted: bool = False, floor: float = 0.0):
         super().__init__()
+        cls = type(self).__name__
+        if not loss_weight > 0:
+            raise PaSConfigError(f'{cls}: loss_weight={loss_weight!r} must '
+                                 'be > 0')
+        if not multiplier_lr >= 0:
+            raise PaSConfigError(f'{cls}: multiplier_lr={multiplier_lr!r} '
+                                 'must be >= 0')
+        if gradient not in GRADIENTS:
+            raise PaSConfigError(f'{cls}: gradient={gradient!r} must be one '
+                                 f'of {GRADIENTS}')
+        if not 0 <= floor < 1:
+            raise PaSConfigError(f'{cls}: floor={floor!r} must be in [0, 1)')
         self.target = target
         self.loss_weight = loss_weight
+        self.multiplier_lr = multiplier_lr
+        self.gradient = gradient
+        self.value_weighted = bool(value_weighted)
+        self.floor = floor
+        # not in the state dict (checkpoints of older runs load strictly);
+        # PaSSearchHook keeps it in the checkpoint for resume
+        self.register_buffer('multiplier', torch.zeros(()), persistent=False)
 
     def parse(self, value: Union[str, float, int]) -> float:
         raise NotImplementedError
@@ -36,15 +84,20 @@ class BudgetLoss(nn.Module):
         """Absolute target, checked against what the model can reach.
 
         Raises:
-            PaSConfigError: target <= 0, above the full model, or below the
-                cost left when every gate keeps its minimum.
+            PaSConfigError: target <= 0, a number above 1 (an absolute
+                target is a string with its unit), above the full model, or
+                below the cost left when every gate keeps its minimum.
         """
         value = self.parse(self.target)
-        target = value * full if 0 < value <= 1 and not isinstance(
-            self.target, str) else value
         name, fmt = self.name, self.format
-        if target <= 0:
+        if value <= 0:
             raise PaSConfigError(f'{name} target {self.target!r} must be > 0')
+        if not isinstance(self.target, str) and value > 1:
+            raise PaSConfigError(
+                f'{name} target {self.target!r}: a number is a ratio of the '
+                'full model, in (0, 1]; an absolute target needs its unit, '
+                f'e.g. {fmt(full / 2)!r}')
+        target = value if isinstance(self.target, str) else value * full
         if target > full:
             raise PaSConfigError(
                 f'{name} target {self.target!r} ({fmt(target)}) is '
@@ -57,6 +110,16 @@ class BudgetLoss(nn.Module):
                 'alone cost more. Raise the target or gate more layers.')
         return target
 
+    def floor_width(self, channels: int, ratio: float) -> int:
+        """The fewest channels a gate of ``channels`` may keep at a target
+        of ``ratio`` of the full cost (``floor``; at least 1)."""
+        return max(1, math.ceil(self.floor * math.sqrt(ratio) * channels))
+
     def forward(self, cost: torch.Tensor, target: float,
                 full: float) -> torch.Tensor:
-        return self.loss_weight * ((cost - target) / full)**2
+        r = (cost - target) / full
+        loss = self.multiplier.clone() * r + self.loss_weight * r**2
+        if self.multiplier_lr and self.training and torch.is_grad_enabled():
+            self.multiplier.add_(self.multiplier_lr * r.detach().to(
+                self.multiplier.dtype))
+        return loss

@@ -37,7 +37,7 @@ class LatencyLoss(BudgetLoss):
     """``loss_weight * ((latency - target) / latency_full) ** 2``.
 
     The latency is predicted from per-layer tables measured on ``device``
-    (:class:`~pas_mm.models.latency_table.LatencyTable`) and is
+    (:class:`~pas_mm.budget.latency_table.LatencyTable`) and is
     differentiable in the gates, as the MACs are for :class:`MACsLoss`;
     it takes the ``macs_loss`` place of a PaS config.
 
@@ -53,6 +53,8 @@ class LatencyLoss(BudgetLoss):
             raises an error naming the command that measures them.
         grid (int): grid points per gated width.
         min_run_time (float): seconds of timing per grid point.
+        **search: ``multiplier_lr``, ``gradient``, ``value_weighted``,
+            ``floor`` of :class:`BudgetLoss`.
     """
 
     name = 'latency'
@@ -61,8 +63,8 @@ class LatencyLoss(BudgetLoss):
                  device: Optional[str] = None, batch_size: int = 1,
                  threads: int = 1, table_file: str = DEFAULT_TABLE_FILE,
                  measure: bool = True, grid: int = 6,
-                 min_run_time: float = 0.02):
-        super().__init__(target, loss_weight)
+                 min_run_time: float = 0.02, **search):
+        super().__init__(target, loss_weight, **search)
         self.parse(target)  # a bad target fails before any measuring
         self.table = LatencyTable(table_file, device, batch_size, threads,
                                   measure, grid, min_run_time)

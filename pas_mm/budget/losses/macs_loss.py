@@ -31,12 +31,17 @@ def format_macs(macs: float) -> str:
 
 @MODELS.register_module()
 class MACsLoss(BudgetLoss):
-    """``loss_weight * ((MACs - target) / MACs_full) ** 2``.
+    """``multiplier * r + loss_weight * r ** 2``, ``r = (MACs - target) /
+    MACs_full`` (:class:`BudgetLoss`: the multiplier, the gradient's form,
+    value weighting and the per-layer floor).
 
     Args:
-        target (str | float): absolute MACs (``'1.2G'``, ``'300M'``, or a
-            number > 1) or a ratio of the full model's MACs in (0, 1].
+        target (str | float): absolute MACs, a string with its unit
+            (``'1.2G'``, ``'300M'``), or a ratio of the full model's MACs in
+            (0, 1].
         loss_weight (float): lambda.
+        **search: ``multiplier_lr``, ``gradient``, ``value_weighted``,
+            ``floor`` of :class:`BudgetLoss`.
     """
 
     name = 'MACs'
