@@ -22,6 +22,7 @@ traced tensor: 1 for 2-D and 4-D tensors, the last for 3-D (tokens).
 """
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -68,6 +69,35 @@ class ShapeRecorder(TorchFunctionMode):
             if isinstance(t, torch.Tensor) and t.grad_fn is not None:
                 self.shapes.setdefault(t.grad_fn, tuple(t.shape))
         return out
+
+
+@contextmanager
+def concat_sizes_from(recorder: ShapeRecorder):
+    """Torch-Pruning 1.6.1 sums the channels of a concatenation's inputs
+    and fails (``int + None``) where it cannot infer one (YOLOX's Focus
+    concatenates slices of the image): inside this context the recorded
+    input sizes along the concatenated dim are given to it first, and a
+    concatenation it still cannot map keeps no mapping (the group
+    reaching it is tainted, :meth:`ChannelGrouper.taint`)."""
+    from torch_pruning.dependency import index_mapping
+    original = index_mapping.update_concat_index_mapping
+
+    def update(graph, node):
+        dim = getattr(node.grad_fn, '_saved_dim', None)
+        shapes = [recorder.shapes.get(n.grad_fn) for n in node.inputs]
+        if node.module.concat_sizes is None and isinstance(dim, int) and \
+                all(s is not None and len(s) > dim for s in shapes):
+            node.module.concat_sizes = [s[dim] for s in shapes]
+        try:
+            original(graph, node)
+        except TypeError:
+            node.module.offsets = None
+
+    index_mapping.update_concat_index_mapping = update
+    try:
+        yield
+    finally:
+        index_mapping.update_concat_index_mapping = original
 
 
 def channel_dim(shape: Tuple[int, ...]) -> Optional[int]:
@@ -199,7 +229,11 @@ class ChannelGrouper:
                                  'layout')
             if not self.identity(node) and len(shape) == 3:
                 return self._say(node, f'a {_op_name(node)} along the token '
-                                 'features (the graph cannot follow it)')
+                                 'features')
+            if not self.identity(node) and getattr(
+                    node.module, 'offsets', None) is None:
+                return self._say(node, f'a {_op_name(node)} of unknown '
+                                 'sizes')
             return None
         if node.type in (OPTYPE.UNBIND, OPTYPE.EXPAND):
             return self._say(node, f'a {_op_name(node)}')

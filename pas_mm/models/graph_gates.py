@@ -34,7 +34,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from ..errors import PaSConfigError
 from ..ops import DBCGate
 from ..budget.macs_counter import LAYERS, MACsCounter, _tensors
-from .channel_groups import ChannelGrouper, ShapeRecorder
+from .channel_groups import (ChannelGrouper, ShapeRecorder,
+                             concat_sizes_from)
 
 CROSS_CHANNEL_NORMS = (nn.LayerNorm, nn.GroupNorm,
                        nn.modules.instancenorm._InstanceNorm)
@@ -396,7 +397,7 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
               if _width_attr(m)]
     was_training = model.training
     try:
-        with torch.enable_grad():
+        with torch.enable_grad(), concat_sizes_from(recorder):
             # an input requiring grad: the graph follows autograd, which
             # would skip frozen layers (frozen_stages) before the first
             # trainable weight
