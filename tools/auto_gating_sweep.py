@@ -36,7 +36,7 @@ DETECTOR_SIZES = (128, 320, 640)
 TIMEOUT_S = 300
 # size words, smallest first (a config's rank: its first word found)
 SIZE_WORDS = ('atto', 'femto', 'pico', 'nano', 'xxs', 'xs', 'tiny', 'mini',
-              'lite', 'light', 'small', 'b0', 'base', 'medium', 'large')
+              'lite', 'light', 'small', 'base', 'medium', 'large')
 
 
 def folders(scope: str):
@@ -64,12 +64,14 @@ def size_key(path: str):
                 len(SIZE_WORDS))
     if rank == len(SIZE_WORDS) and any(x in ('s', 't', 'n') for x in words):
         rank = SIZE_WORDS.index('small')
-    model = name.split('_')[0]
-    nums = [float(n) for n in re.findall(r'\d+(?:\.\d+)?', model)]
+    model = re.sub(r'v\d+[a-z]?', '', name.split('_')[0])  # version tags
+    num = re.search(r'(\d+(?:\.\d+)?)(gf)?', model)
+    size = (float(num.group(1)) * (1000 if num.group(2) else 1)
+            if num else 1e9)
     bad = any(w in name for w in ('ft', 'finetune', 'pretrain', 'distill',
                                   'ms-', 'mstrain', 'amp', 'lsj', '3x',
-                                  'crop', 'onnx'))
-    return (bad, rank, min(nums) if nums else 1e9, len(name), name)
+                                  'crop', 'onnx', 'tta'))
+    return (bad, rank, size, len(name), name)
 
 
 def stock_configs():
