@@ -10,6 +10,7 @@ import json
 import os.path as osp
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -175,8 +176,30 @@ class ChannelMeanNet(BaseModel):
         return self.conv2(x).mean((2, 3))
 
 
+@MODELS.register_module(force=True)
+class ChannelFlipNet(ChannelMeanNet):
+    """The same with the channels reversed (``x.flip(1)``), a channel mix
+    the graph takes for element-wise and whose shape shows nothing."""
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = torch.relu(self.bn(self.conv1(inputs)))
+        return self.conv2(x - x.flip(1)).mean((2, 3))
+
+
+def test_channel_reduction_is_caught_at_build_naming_the_layer():
+    """The channel mean's (1, 1, H, W) output cannot hold the channels the
+    graph maps through it: the group stays ungated, saying where."""
+    from pas_mm.models.graph_gates import build_auto_gates
+    auto = build_auto_gates(ChannelMeanNet(), torch.zeros(1, 3, 8, 8),
+                            lambda m, x: m(x))
+    assert auto.groups == []
+    assert dict(auto.skipped)['conv1'] == (
+        'an index mapping past the 1 channels of a tensor after bn '
+        '(BatchNorm2d) (the dependency graph cannot follow its channels)')
+
+
 def test_unseen_channel_mixing_is_caught_naming_the_layer():
-    model = auto_model(dict(type='ChannelMeanNet'), (3, 8, 8), 'mmpretrain')
+    model = auto_model(dict(type='ChannelFlipNet'), (3, 8, 8), 'mmpretrain')
     gate, = model.gates().values()
     gate.fix(torch.arange(8) % 2 == 0)
     model.eval()
@@ -338,3 +361,106 @@ def test_subnet_json_and_snap_work_unchanged(tmp_path):
     assert again.searched
     assert again.counter.kept_macs() == model.counter.kept_macs()
     assert again.subnet()['layers'] == subnet['layers']
+
+
+def deploys_as_torch_counts(model):
+    """Float64 deploy <= 1e-8, the counter's MACs = torch's FlopCounter on
+    the deployed model (attention matmuls included); returns it."""
+    model.eval()
+    _, _, deployed, diffs = export_verified(model)
+    assert diffs['max_abs_diff_float64'] <= 1e-8
+    kept = model.counter.kept_macs()
+    assert kept < model.macs_full
+    assert torch_flop_counter_macs(deployed, model.input_shape) == \
+        pytest.approx(kept, rel=1e-6)
+    return deployed
+
+
+def test_channel_shuffle_builds_fast_and_deploys_exactly(tmp_path):
+    """ShuffleNetV2 (Torch-Pruning's get_all_groups had not returned after
+    9 min): grouped in seconds, the groups through its shuffles ungated."""
+    cfg = stock_cfg('mmpretrain', 'shufflenet_v2/shufflenet-v2-1x_16xb64_'
+                    'in1k.py', tmp_path)
+    start = time.perf_counter()
+    model = auto_model(cfg.model, (3, 32, 32), 'mmpretrain')
+    assert time.perf_counter() - start < 30
+    assert len(model.auto_gates.groups) == 18
+    prune_a_third(model)
+    deploys_as_torch_counts(model)
+
+
+def test_split_attention_is_left_ungated_naming_the_layer(tmp_path):
+    """ResNeSt's radix split (a view that moves channels) taints the groups
+    it reaches: ungated, the layer before it named (was an IndexError)."""
+    cfg = stock_cfg('mmpretrain', 'resnest/resnest50_32xb64_in1k.py',
+                    tmp_path)
+    model = auto_model(cfg.model, (3, 32, 32), 'mmpretrain')
+    why = dict(model.auto_gates.skipped)['backbone.layer1.0.conv1']
+    assert why == ('a reshape (1, 128, 8, 8) -> (1, 2, 64, 8, 8) that moves '
+                   'channels after backbone.layer1.0.conv2.bn0 (BatchNorm2d) '
+                   '(the dependency graph cannot follow its channels)')
+    assert len(model.auto_gates.groups) == 23
+
+
+def test_vit_mlp_widths_gated_attention_counted_and_deployed_exactly(
+        tmp_path):
+    """DeiT-tiny: every MLP hidden width gated, the attention kept (its
+    reshape into heads taints q, k, v); MACs = torch's FlopCounterMode with
+    the attention matmuls; exact deploy."""
+    cfg = stock_cfg('mmpretrain', 'deit/deit-tiny_4xb256_in1k.py', tmp_path)
+    torch.manual_seed(0)
+    model = auto_model(cfg.model, (3, 32, 32), 'mmpretrain')
+    roots = [g.root for g in model.auto_gates.groups]
+    assert roots == [f'backbone.layers.{i}.ffn.layers.0.0'
+                     for i in range(12)]
+    why = dict(model.auto_gates.skipped)['backbone.layers.0.attn.qkv']
+    assert 'a reshape (1, 5, 576) -> (1, 5, 3, 3, 64) that moves' in why
+    assert model.macs_full == pytest.approx(
+        torch_flop_counter_macs(model.architecture, model.input_shape))
+    prune_a_third(model)
+    deployed = deploys_as_torch_counts(model)
+    assert deployed.backbone.layers[0].ffn.layers[0][0].out_features == 512
+
+
+def test_yolox_traces_and_deploys_exactly(tmp_path):
+    """YOLOX's Focus concatenates image slices Torch-Pruning cannot size
+    (it failed with int + None): now traced, gated and deployed."""
+    cfg = stock_cfg('mmdet', 'yolox/yolox_tiny_8xb8-300e_coco.py', tmp_path)
+    torch.manual_seed(0)
+    model = auto_model(cfg.model, (3, 64, 64), 'mmdet')
+    assert len(model.auto_gates.groups) == 67
+    prune_a_third(model)
+    deploys_as_torch_counts(model)
+
+
+def test_internal_error_names_the_module_and_the_option(tmp_path,
+                                                        monkeypatch):
+    from pas_mm.models import graph_gates
+
+    def broken(*args):
+        raise IndexError('index 928 is out of bounds')
+
+    monkeypatch.setattr(graph_gates, '_uneven', broken)
+    with pytest.raises(PaSConfigError, match=(
+            r"internal error at conv1 \(Conv2d\): IndexError: index 928 is "
+            r"out of bounds; list it in PaSModel\(ignored=\['conv1'\]\)")):
+        auto_model(dict(type='ChannelFlipNet'), (3, 8, 8), 'mmpretrain')
+
+
+def test_sweep_one_config_and_resume(tmp_path):
+    """tools/auto_gating_sweep.py: one config's JSON line; a results file
+    that holds a config skips it; the table counts the results."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import auto_gating_sweep as sweep
+    config = 'mmpretrain::resnet/resnet18_8xb32_in1k.py'
+    row = sweep.one(config)
+    assert row['status'] == 'built' and row['size'] == 64, row
+    assert row['gates'] == 12 and row['deploy_diff'] <= 1e-8
+    assert row['macs_kept'] == pytest.approx(row['macs_torch'])
+    out = tmp_path / 'sweep.jsonl'
+    out.write_text(json.dumps(row) + '\n')
+    sweep.sweep(str(out), [config], timeout=1)  # done: no subprocess
+    assert out.read_text().count('\n') == 1
+    table = sweep.table(str(out))
+    assert table.startswith(f"1 {row['status']} of 1;")
+    assert 'resnet18_8xb32_in1k.py | 64 | built | 12 |' in table

@@ -151,6 +151,8 @@ class _Shapes:
         self.shapes = shapes
 
     def out(self, node) -> Optional[Tuple[int, ...]]:
+        if isinstance(node.module, torch.nn.Parameter):
+            return tuple(node.module.shape)
         return self.shapes.get(node.grad_fn)
 
     def ins(self, node) -> List[Optional[Tuple[int, ...]]]:
@@ -254,7 +256,8 @@ class ChannelGrouper:
             if n in seen:
                 continue
             seen.add(n)
-            path = self.names.get(n.module)
+            path = (self.dg._param_to_name.get(n.module) if isinstance(
+                n.module, torch.nn.Parameter) else self.names.get(n.module))
             if path is not None:
                 return f'{path or "the model"} ({type(n.module).__name__})'
             todo.extend(n.inputs)
