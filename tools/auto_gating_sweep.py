@@ -271,7 +271,7 @@ def table(path: str) -> str:
              f'median {sorted(built)[len(built) // 2] if built else 0:.1f} s',
              '',
              '| config | input | result | gates | not gated (outputs / '
-             'other) | build s | deploy diff (float64) | MACs vs torch |',
+             'other) | build s | deploy diff (float64) | MACs: counter vs torch |',
              '| --- | --- | --- | --- | --- | --- | --- | --- |']
     for r in rows:
         result = r['status']
