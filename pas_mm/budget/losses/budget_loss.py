@@ -20,10 +20,11 @@ class BudgetLoss(nn.Module):
     CoFi pruning does): while the cost stays above the target the pull
     grows, so the search reaches its budget in any length instead of
     stalling where the quadratic term's pull (which vanishes at the target)
-    is matched by the task's; below the target it falls, and turns into a
-    push back up (cut channels come back), so the search holds the target
-    instead of drifting under it. ``multiplier_lr=0`` is the paper's loss,
-    the quadratic alone.
+    is matched by the task's. When the cost crosses the target the
+    multiplier restarts from 0 (no wind-up carried past it), so below the
+    target it turns into a push back up (cut channels come back) and the
+    search holds the target instead of drifting under it.
+    ``multiplier_lr=0`` is the paper's loss, the quadratic alone.
 
     Subclasses name the cost (``name``) and read and write its values
     (``parse``, ``format``).
@@ -44,13 +45,17 @@ class BudgetLoss(nn.Module):
             sqrt(target ratio) * channels)``: ``floor`` of the width a
             uniform cut to the target would leave it (0: only
             ``min_keep``), in [0, 1).
+        tol (float): within ``tol`` of the full cost from the target the
+            budget is met: the loss is 0 and the multiplier holds, so the
+            gates settle there instead of being pushed past it, in [0, 1).
     """
 
     name = 'cost'
 
     def __init__(self, target: Union[str, float], loss_weight: float = 1.0,
                  multiplier_lr: float = 0.0, gradient: str = 'full',
-                 value_weighted: bool = False, floor: float = 0.0):
+                 value_weighted: bool = False, floor: float = 0.0,
+                 tol: float = 0.0):
         super().__init__()
         cls = type(self).__name__
         if not loss_weight > 0:
@@ -64,12 +69,15 @@ class BudgetLoss(nn.Module):
                                  f'of {GRADIENTS}')
         if not 0 <= floor < 1:
             raise PaSConfigError(f'{cls}: floor={floor!r} must be in [0, 1)')
+        if not 0 <= tol < 1:
+            raise PaSConfigError(f'{cls}: tol={tol!r} must be in [0, 1)')
         self.target = target
         self.loss_weight = loss_weight
         self.multiplier_lr = multiplier_lr
         self.gradient = gradient
         self.value_weighted = bool(value_weighted)
         self.floor = floor
+        self.tol = tol
         # not in the state dict (checkpoints of older runs load strictly);
         # PaSSearchHook keeps it in the checkpoint for resume
         self.register_buffer('multiplier', torch.zeros(()), persistent=False)
@@ -118,8 +126,12 @@ class BudgetLoss(nn.Module):
     def forward(self, cost: torch.Tensor, target: float,
                 full: float) -> torch.Tensor:
         r = (cost - target) / full
+        if self.tol and abs(float(r.detach())) <= self.tol:
+            return 0 * r  # on budget: the task alone moves the gates
         loss = self.multiplier.clone() * r + self.loss_weight * r**2
         if self.multiplier_lr and self.training and torch.is_grad_enabled():
-            self.multiplier.add_(self.multiplier_lr * r.detach().to(
-                self.multiplier.dtype))
+            step = self.multiplier_lr * r.detach().to(self.multiplier.dtype)
+            if bool(step * self.multiplier < 0):  # crossed the target
+                self.multiplier.zero_()  # no wind-up carried across it
+            self.multiplier.add_(step)
         return loss
