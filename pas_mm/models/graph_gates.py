@@ -501,9 +501,12 @@ class GraphMACsEntry:
     module: nn.Module
     in_shapes: List[Tuple[int, ...]]
 
-    def macs(self, kept: Callable[[DBCGate], object]):
+    def macs(self, kept: Callable[[DBCGate], object],
+             kept_in: Optional[Callable[[DBCGate], object]] = None):
+        """MACs with ``kept(gate)`` channels behind each gate
+        (``kept_in(gate)`` on the input side, if given)."""
         c_in = (self.in_channels if self.in_index is None else
-                self.in_index.kept(kept))
+                self.in_index.kept(kept_in or kept))
         c_out = (self.out_channels if self.out_index is None else
                  self.out_index.kept(kept))
         return self.full_macs * c_in / self.in_channels * (
@@ -520,7 +523,7 @@ class ConstantMACsEntry:
     name: str
     full_macs: float
 
-    def macs(self, kept: Callable[[DBCGate], object]):
+    def macs(self, kept: Callable[[DBCGate], object], kept_in=None):
         return self.full_macs
 
     def full(self) -> float:
