@@ -187,14 +187,14 @@ class ChannelFlipNet(ChannelMeanNet):
 
 
 def test_channel_reduction_is_caught_at_build_naming_the_layer():
-    """The channel mean's (1, 1, H, W) output cannot hold the channels the
-    graph maps through it: the group stays ungated, saying where."""
+    """The channel mean's (1, 1, 4, 4) output cannot hold the 8 channels
+    the graph maps through it: the group stays ungated, saying where."""
     from pas_mm.models.graph_gates import build_auto_gates
-    auto = build_auto_gates(ChannelMeanNet(), torch.zeros(1, 3, 8, 8),
+    auto = build_auto_gates(ChannelMeanNet(), torch.zeros(1, 3, 4, 4),
                             lambda m, x: m(x))
     assert auto.groups == []
     assert dict(auto.skipped)['conv1'] == (
-        'an index mapping past the 1 channels of a tensor after bn '
+        'an index mapping past the 4 channels of a tensor after bn '
         '(BatchNorm2d) (the dependency graph cannot follow its channels)')
 
 

@@ -364,7 +364,8 @@ class ChannelGrouper:
 
     def width(self, node, handler) -> Optional[int]:
         """Channels of a node's dim (a layer's inputs or outputs, an op's
-        tensor at its channel dim; None: unknown)."""
+        tensor at its channel dim, the larger of dims 1 and 3 of a 4-D one:
+        channels first or last; None: unknown)."""
         key = (node, handler)
         if key not in self._width:
             m, width = node.module, None
@@ -377,7 +378,9 @@ class ChannelGrouper:
                          pruner.get_in_channels(m))
             else:
                 shape = self.shapes.out(node)
-                if shape is not None and len(shape) > 1:
+                if shape is not None and len(shape) == 4:
+                    width = max(shape[1], shape[3])  # NCHW or NHWC
+                elif shape is not None and len(shape) > 1:
                     cdim = channel_dim(shape)
                     width = (shape[cdim] if cdim is not None else
                              int(torch.tensor(shape[1:]).prod()))
