@@ -45,8 +45,9 @@ def stock_cfg(scope, base, tmp_path):
 
 def auto_model(arch, input_shape, scope, **kwargs):
     init_default_scope(scope)
+    # floor 0: the gates keep their own min_keep (these tests prune by hand)
     kwargs.setdefault('macs_loss', dict(type='MACsLoss', target=0.99,
-                                        loss_weight=1.0))
+                                        loss_weight=1.0, floor=0.))
     return MODELS.build(dict(type='PaSModel', architecture=arch,
                              gates='auto', input_shape=input_shape,
                              **kwargs))

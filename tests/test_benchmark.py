@@ -227,13 +227,13 @@ def test_run_all_rejects_bad_input_before_training(tmp_path, capsys):
         with pytest.raises(SystemExit) as e:
             run_all.parse_args(argv)
         assert e.value.code == 2 and message in capsys.readouterr().err
+    from PIL import Image
     data = tmp_path / 'data'
-    for split in ('train', 'val'):
-        for cls in ('a', 'b'):
+    for split, classes in (('train', 'ab'), ('val', 'ab'),
+                           ('test', 'a')):  # class b missing in test
+        for cls in classes:
             (data / split / cls).mkdir(parents=True)
-            (data / split / cls / '0.png').write_bytes(b'')
-    (data / 'test' / 'a').mkdir(parents=True)  # class b missing in test
-    (data / 'test' / 'a' / '0.png').write_bytes(b'')
+            Image.new('L', (2, 2)).save(data / split / cls / '0.png')
     with pytest.raises(SystemExit, match=r"^error: .*test has classes "
                        r"\['a'\], train has \['a', 'b'\]$"):
         run_all.main(['--data-root', str(data), '--out', str(tmp_path / 'o')])
@@ -331,26 +331,28 @@ def test_recipe_study_tables_finished_runs_without_training(tmp_path,
     json.dump(dict(search_epochs=2, finetune_epochs=8, data_root='none'),
               open(bench / 'meta.json', 'w'))
 
-    def result(run, val, first, moved):
+    def result(run, val, first, moved, **widths):
         os.makedirs(run)
         json.dump(dict(seed=0, acc_val=val, acc_test=val - 1,
                        macs_deployed=15.0, macs_full=100.0,
                        search=dict(first_within_tol_iter=first,
-                                   snap=dict(moved=moved))),
+                                   snap=dict(moved=moved)), **widths),
                   open(osp.join(run, 'result.json'), 'w'))
 
-    result(bench / 'runs' / 'pas-t0.15-s0', 90.0, None, 0.25)
+    result(bench / 'runs' / 'pas-t0.15-s0', 90.0, None, 0.25,
+           widths=[11, 2, 20, 4, 42, 6, 91],
+           full_widths=[16, 16, 32, 32, 64, 64, 128])
     result(bench / 'recipe_study' / 'loss_weight_20-t0.15-s0', 92.5, 300,
-           0.04)
+           0.04)  # a run from before widths were recorded
     # finished runs are skipped: data_root 'none' would fail a training
     recipe_study.main(['--bench', str(bench), '--variants',
                        'loss_weight_20'])
     rows = (bench / 'recipe_study.md').read_text().splitlines()
     assert rows[2] == ('| official (benchmark PaS: gates lr x1, decay 1e-4, '
                        'loss weight 5) | 15% | 1 | **90.00** | 89.00 | '
-                       '15.00% | never | 25.0% |')
+                       '15.00% | never | 25.0% | 0.60 | 11 2 20 4 42 6 91 |')
     assert rows[3] == ('| loss weight 20 | 15% | 1 | **92.50** | 91.50 | '
-                       '15.00% | 300 | 4.0% |')
+                       '15.00% | 300 | 4.0% | ? | ? |')
     with pytest.raises(SystemExit):
         recipe_study.main(['--bench', str(bench), '--variants', 'lw20'])
     assert "unknown --variants ['lw20']" in capsys.readouterr().err

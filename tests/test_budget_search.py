@@ -109,8 +109,25 @@ def test_floor_raises_every_gates_minimum():
     for g in model.gates().values():
         assert g.min_keep == math.ceil(0.5 * math.sqrt(0.1) * g.num_channels)
     assert model.budget_min == model.counter.minimum() < model.budget_target
+    assert model.macs_min < model.budget_min  # the gates' own reach
     with pytest.raises(PaSConfigError, match='floor=0.9 leaves'):
         build(target=0.02, floor=0.9)
+
+
+def test_default_floor_is_lowered_where_ungated_layers_need_the_room(
+        monkeypatch):
+    from pas_mm.models import pas_search_mixin
+    logged = []
+    monkeypatch.setattr(pas_search_mixin, 'print_log',
+                        lambda msg, **kw: logged.append(msg))
+    reach = build(target=0.5, floor=0.).macs_min / build(
+        target=0.5, floor=0.).macs_full
+    model = build(target=reach * 1.05)  # no room for any floor
+    assert model.budget_min == model.macs_min
+    assert {g.min_keep for g in model.gates().values()} == {1}
+    assert 'per-layer floor lowered from 0.5 to 0 ' in ' '.join(logged)
+    # applied at a target with room
+    assert max(g.min_keep for g in build(target=0.5).gates().values()) > 1
 
 
 @pytest.mark.parametrize('kwargs, message', [
@@ -146,8 +163,10 @@ def test_short_search_lands_on_the_target_without_the_snap():
     """The quadratic loss stalls where the task's pull matches its own; the
     rising multiplier lands on the target and, with ``tol``, settles there
     (within 1% of the full MACs: the snap's unit)."""
-    assert short_search() > 0.5
-    assert abs(short_search(multiplier_lr=2., tol=0.005) - 0.3) <= 0.01
+    paper = dict(multiplier_lr=0., tol=0., value_weighted=False, floor=0.)
+    assert short_search(**paper) > 0.5
+    assert abs(short_search(**dict(paper, multiplier_lr=2., tol=0.005)) -
+               0.3) <= 0.01
 
 
 @pytest.mark.parametrize('widths, full, share', [

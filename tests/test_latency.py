@@ -133,7 +133,8 @@ def test_predicted_latency_is_differentiable_in_the_gates(tmp_path,
                                                           fake_clock):
     model = latency_model(tmp_path)
     losses = model.macs_losses()
-    assert set(losses) == {'macs_ratio', 'latency_ms', 'loss_latency'}
+    assert set(losses) == {'macs_ratio', 'latency_ms', 'loss_latency',
+                           'budget_multiplier'}
     losses['loss_latency'].backward()
     grads = [g.weight.grad for g in model.gates().values()]
     # above the target every gate's channels cost time: all pushed down
@@ -202,7 +203,7 @@ def check_one_layer_table(table: LatencyTable):
     model = MODELS.build(dict(
         type='PaSModel', architecture=tiny_repvgg_classifier(),
         input_shape=(3, 32, 32), macs_loss=dict(type='MACsLoss',
-                                                target=0.5)))
+                                                target=0.5, floor=0.)))
     entry = next(e for e in model.counter.entries
                  if e.in_gate is not None and e.out_gate is not None)
     (in_pts, out_pts, ms), = table.layer_grids(entry)

@@ -85,7 +85,7 @@ def test_hook_warns_when_the_snap_makes_the_cut(tmp_path, caplog):
     """A search that never came near its target (here: never moved) leaves
     the cut to the snap: a warning, and the record says so."""
     model = tiny_pas(target=0.3)
-    hook = PaSSearchHook(search_epochs=1, interval=1)
+    hook = PaSSearchHook(search_epochs=1, interval=1, target_anneal=0)
     runner = FakeRunner(model, tmp_path)
     hook.before_train(runner)
     for i in range(4):

@@ -101,6 +101,7 @@ def tiny_run_cfg(config, data_root, work_dir) -> Config:
             # snap onto the target is tested in test_snap_to_target.py)
             hook.update(search_epochs=1, interval=1, snap_tol=None)
     cfg.default_hooks.logger.interval = 1
+    cfg.model.macs_loss.floor = 0.  # masks = thresholds where >= min_keep
     # AdamW's first step moves each gate by lr: prune in one iteration
     cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate'].lr_mult = 1e4
     # two iterations from random init score every class low: keep them all

@@ -1,9 +1,11 @@
 """The PaS interface a searched model exposes to the hook and to deploy."""
 import json
+import logging
 import reprlib
 from typing import Dict, Optional, Tuple
 
 import torch
+from mmengine.logging import print_log
 from mmengine.dist import broadcast_object_list, get_world_size
 from mmengine.registry import MODELS
 from torch import nn
@@ -12,6 +14,7 @@ from ..errors import PaSConfigError
 from ..ops import DBCGate
 from ..budget import (LatencyCounter, LatencyLoss, LatencyTable, format_macs,
                       round_to_divisor, snap_to_target)
+from ..budget.losses.budget_loss import AUTO_FLOOR
 from ..ops import raw_forward
 
 MEASURED_SNAPS = 3  # deployed models timed at the end of a latency search
@@ -121,28 +124,42 @@ class PaSSearchMixin:
             self.budget_full, self.budget_min)
         self.macs_target = (None if self.budget is not self.counter else
                             self.budget_target)
-        self._apply_search_options()
+        for g in self.gates().values():  # for value_weighted
+            g.track_importance = self.macs_loss.value_weighted
+        if subnet is None:
+            self._apply_floor()
 
-    def _apply_search_options(self) -> None:
-        """The budget loss's per-layer floor (raises every gate's
-        ``min_keep``) and importance tracking (for ``value_weighted``)."""
-        loss = self.macs_loss
+    def _apply_floor(self) -> None:
+        """Raise every gate's ``min_keep`` to the budget loss's floor
+        (``budget_min`` follows; ``macs_min`` stays the gates' reach)."""
+        loss, gates = self.macs_loss, list(self.gates().values())
+        explicit = loss.floor is not None
+        floor = loss.floor if explicit else AUTO_FLOOR
         ratio = self.budget_target / self.budget_full
-        for g in self.gates().values():
-            g.track_importance = loss.value_weighted
-            if loss.floor:
-                g.min_keep = min(g.num_channels, max(
-                    g.min_keep, loss.floor_width(g.num_channels, ratio)))
-        if loss.floor:
+        base = {g: g.min_keep for g in gates}
+        fmt = self.budget.format
+        while floor:
+            for g in gates:
+                g.min_keep = min(g.num_channels, max(base[g], loss.floor_width(
+                    g.num_channels, ratio, floor)))
             self.budget_min = self.budget.minimum()
-            if self.budget is self.counter:
-                self.macs_min = self.budget_min
-            if self.budget_min > self.budget_target:
+            if explicit and self.budget_min > self.budget_target:
                 raise PaSConfigError(
-                    f'{type(self).__name__}: floor={loss.floor} leaves '
-                    f'{self.budget.format(self.budget_min)}, above the target '
-                    f'{self.budget.format(self.budget_target)}; lower the '
-                    'floor')
+                    f'{type(self).__name__}: floor={floor} leaves '
+                    f'{fmt(self.budget_min)}, above the target '
+                    f'{fmt(self.budget_target)}; lower the floor')
+            if explicit or self.budget_min <= 0.9 * self.budget_target:
+                break
+            floor = floor / 2 if floor > 0.05 else 0.
+        if floor != (loss.floor if explicit else AUTO_FLOOR):
+            print_log(f'{type(self).__name__}: per-layer floor lowered from '
+                      f'{AUTO_FLOOR} to {floor:g} (at {AUTO_FLOOR} the '
+                      'floored layers would leave more than 90% of the '
+                      'target)', logger='current', level=logging.WARNING)
+        if not floor:
+            for g in gates:
+                g.min_keep = base[g]
+            self.budget_min = self.budget.minimum()
 
     def _latency_key(self, table: LatencyTable) -> str:
         """Key of this model's full-width latency in the table file."""

@@ -30,6 +30,10 @@ from pas_mm.official_schedule import pas_schedule  # noqa: E402
 CONFIGS = osp.join(ROOT, 'configs')
 SCHEDULES = ('cosine', 'official', 'fast')
 FAST_GATE = dict(lr_mult=10.0, decay_mult=0.0)  # the shipped fast recipe
+# the search of the paper and of the first tables: the quadratic MACs loss
+# alone (MACsLoss's search options off)
+QUADRATIC_SEARCH = dict(multiplier_lr=0.0, gradient='full',
+                        value_weighted=False, floor=0.0, tol=0.0)
 
 
 def script_parser(doc: str) -> argparse.ArgumentParser:

@@ -4,11 +4,13 @@ plain training of the same network, in one process.
     python tools/benchmark/overhead.py --out work_dirs/benchmark \
         [--data-root data/digits] [--iters 30] [--threads 1]
 
-Three models from the benchmark config, same data batches (preloaded),
+Four models from the benchmark config, same data batches (preloaded),
 same optimizer config, timed interleaved in blocks: ``plain`` (the same
 RepVGG without gates: mmpretrain's plain training), ``pas_search`` (PaSModel
-searching: gates, STE and MACs loss), ``pas_finetune`` (PaSModel with the
-masks fixed). Reports median ms per ``train_step`` and the ratios.
+searching: gates, STE and the config's MACs loss), ``pas_search_quadratic``
+(the same under the paper's quadratic loss alone: no multiplier, no Fisher
+importance, no value weighting), ``pas_finetune`` (PaSModel with the masks
+fixed). Reports median ms per ``train_step`` and the ratios.
 Writes OUT/overhead.json.
 """
 import copy
@@ -19,7 +21,8 @@ import sys
 import time
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import build_cfg, script_parser, write_result  # noqa: E402
+from common import (QUADRATIC_SEARCH, build_cfg, script_parser,  # noqa: E402
+                    write_result)
 
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
@@ -33,6 +36,10 @@ def build_models(cfg) -> dict:
     pas_cfg = copy.deepcopy(cfg.model)
     pas_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     search = MODELS.build(copy.deepcopy(pas_cfg))
+    quadratic_cfg = copy.deepcopy(pas_cfg)
+    quadratic_cfg.macs_loss.update(QUADRATIC_SEARCH)
+    quadratic = MODELS.build(quadratic_cfg)
+    quadratic.load_state_dict(search.state_dict())
     finetune = MODELS.build(copy.deepcopy(pas_cfg))
     finetune.load_state_dict(search.state_dict())
     finetune.fix_gates()
@@ -45,7 +52,8 @@ def build_models(cfg) -> dict:
     plain.load_state_dict({k[len('architecture.'):]: v
                            for k, v in search.state_dict().items()
                            if '.gate.' not in k}, strict=True)
-    return dict(plain=plain, pas_search=search, pas_finetune=finetune)
+    return dict(plain=plain, pas_search=search,
+                pas_search_quadratic=quadratic, pas_finetune=finetune)
 
 
 def measure(cfg, iters: int, blocks: int = 5) -> dict:
@@ -78,6 +86,8 @@ def measure(cfg, iters: int, blocks: int = 5) -> dict:
                        models['pas_search'].macs_full)
     return dict(ms_per_iter=med, iters=len(times['plain']),
                 ratio_search_vs_plain=med['pas_search'] / med['plain'],
+                ratio_search_vs_quadratic=(med['pas_search'] /
+                                           med['pas_search_quadratic']),
                 ratio_finetune_vs_plain=med['pas_finetune'] / med['plain'],
                 macs_ratio_after=macs_ratio,
                 batch_size=cfg.train_dataloader.batch_size)

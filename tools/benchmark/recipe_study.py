@@ -64,16 +64,25 @@ def variants(search_epochs: int) -> dict:
              str(2 * search_epochs)],
         # issue 35: the budget reached in the search, widths by value per
         # cost (MACsLoss's multiplier_lr, value_weighted, floor, gradient)
-        **{f'fast recipe, snap per MAC, multiplier lr {m}{name}':
-           ['--method', 'pas-fast-cost', '--multiplier-lr', m] + extra
-           for m in ('5', '20')
+        **{f'fast recipe, snap per MAC, multiplier lr 5{name}':
+           ['--method', 'pas-fast-cost', '--multiplier-lr', '5'] + extra
            for name, extra in (
-               ('', []),
                (', value-weighted', ['--value-weighted', '1']),
-               (', floor 0.5', ['--floor', '0.5']),
                (', value-weighted, floor 0.5',
                 ['--value-weighted', '1', '--floor', '0.5']),
-               (', official gradient', ['--gradient', 'own']))},
+               (', official gradient, value-weighted, floor 0.5',
+                ['--gradient', 'own', '--value-weighted', '1', '--floor',
+                 '0.5']),
+               ('', []))},
+        **{'fast recipe, snap per MAC, multiplier lr 1, target annealed '
+           f'over the first half of the search, tol 0.5%{name}':
+           ['--method', 'pas-fast-cost', '--multiplier-lr', '1',
+            '--target-anneal', '0.5', '--tol', '0.005'] + extra
+           for name, extra in (
+               (', value-weighted, floor 0.5',
+                ['--value-weighted', '1', '--floor', '0.5']),
+               (', floor 0.5', ['--floor', '0.5']),
+               (', value-weighted', ['--value-weighted', '1']))},
     }
 
 
@@ -146,7 +155,7 @@ def main(argv=None):
                 test=[r['acc_test'] for r in rs],
                 macs=[100 * r['macs_deployed'] / r['macs_full'] for r in rs],
                 search=[r.get('search') for r in rs],
-                widths=[r['widths'] for r in rs],
+                widths=[r.get('widths') for r in rs],
                 full_widths=rs[0].get('full_widths')))
 
     def mean(v):
@@ -163,13 +172,14 @@ def main(argv=None):
                 s['first_within_tol_iter']) for s in r['search'])
         moved = ', '.join(f"{100 * s['snap']['moved']:.1f}%" if s else '?'
                           for s in r['search'])
+        known = r['full_widths'] and all(r['widths'])
         alt = (mean([alternation(w, r['full_widths']) for w in r['widths']])
-               if r['full_widths'] else '?')
+               if known else '?')
+        widths = ' '.join(map(str, r['widths'][0])) if known else '?'
         lines.append(f"| {r['recipe']} | {r['target']:.0%} | "
                      f"{len(r['seeds'])} | **{mean(r['val'])}** | "
                      f"{mean(r['test'])} | {mean(r['macs'])}% | {firsts} | "
-                     f"{moved} | {alt} | {' '.join(map(str, r['widths'][0]))}"
-                     ' |')
+                     f'{moved} | {alt} | {widths} |')
     table = '\n'.join(lines)
     with open(osp.join(args.bench, 'recipe_study.md'), 'w') as f:
         f.write(table + '\n')

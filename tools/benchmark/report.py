@@ -23,6 +23,8 @@ METHOD_NAMES = {
     'pas-fast': 'PaS, shipped fast recipe (cosine, gates lr x10, no decay)',
     'pas-cost': 'PaS, official schedule, snap by gate margin per MAC',
     'pas-fast-cost': 'PaS, fast recipe, snap by gate margin per MAC',
+    'pas-vc': 'PaS, official schedule, value per cost (shipped defaults)',
+    'pas-fast-vc': 'PaS, fast recipe, value per cost (shipped defaults)',
     'uniform': 'Uniform width',
     'l1': 'L1-norm (fused filters)',
     'slim': 'Network slimming (BN L1)',
@@ -36,14 +38,20 @@ METHOD_NAMES = {
     'tp-magnitude-res-fast': 'Torch-Pruning L2, training form, fast recipe',
     'full': 'Unpruned reference (pre-trained + same epochs)',
     'unpruned-scratch': 'Unpruned, from scratch (P + S + F epochs)',
+    **{f'widths-scratch-{m}': f'Widths of {m}, from scratch (P + S + F '
+       'epochs)' for m in ('pas-fast-vc', 'pas-fast-cost',
+                           'tp-magnitude-res-fast', 'uniform-fast')},
 }
 METHOD_ORDER = list(METHOD_NAMES)
 UNPRUNED = ('full', 'unpruned-scratch')  # one row, no target
-PAS_ROWS = ('pas', 'pas-fast', 'pas-cost', 'pas-fast-cost')
+PAS_ROWS = ('pas', 'pas-fast', 'pas-cost', 'pas-fast-cost', 'pas-vc',
+            'pas-fast-vc')
 BASELINES = [m for m in METHOD_ORDER if m not in PAS_ROWS + UNPRUNED]
-PRUNERS = [m for m in BASELINES if m != 'scratch']  # same start as PaS
+PRUNERS = [m for m in BASELINES  # same start as PaS
+           if m != 'scratch' and not m.startswith('widths-scratch')]
 COLORS = {'pas': 'tab:red', 'pas-fast': 'salmon', 'pas-cost': 'darkred',
-          'pas-fast-cost': 'gold', 'uniform': 'tab:gray',
+          'pas-fast-cost': 'gold', 'pas-vc': 'tab:pink',
+          'pas-fast-vc': 'crimson', 'uniform': 'tab:gray',
           'uniform-fast': 'silver', 'tp-magnitude-res-fast': 'plum',
           'l1': 'tab:blue', 'unpruned-scratch': 'tab:olive',
           'slim': 'tab:green', 'scratch': 'tab:brown',

@@ -46,7 +46,8 @@ PY = sys.executable
 
 from train_one import METHODS as RUN_METHODS  # noqa: E402
 
-METHODS = tuple(m for m in RUN_METHODS if m not in ('pretrain', 'pas-macs'))
+METHODS = tuple(m for m in RUN_METHODS
+                if m not in ('pretrain', 'pas-macs', 'widths-scratch'))
 DEFAULT_METHODS = ['pas', 'uniform', 'l1', 'slim', 'scratch', 'full',
                    'tp-magnitude-res', 'tp-taylor-res', 'tp-magnitude-fused',
                    'tp-taylor-fused']

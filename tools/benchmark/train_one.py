@@ -19,6 +19,14 @@ Methods:
 * ``pas-cost``, ``pas-fast-cost``: ``pas``, ``pas-fast`` with the
   end-of-search snap ranking channels by gate margin per MAC
   (``PaSSearchHook(snap_per_cost=True)``; the others rank by gate value).
+  These rows search with the paper's quadratic MACs loss alone
+  (``common.QUADRATIC_SEARCH``, no target annealing).
+* ``pas-vc``, ``pas-fast-vc``: ``pas``, ``pas-fast`` with the shipped
+  search defaults (issue 35: value-weighted budget gradient, rising
+  multiplier, per-layer floor, target annealed, snap per MAC).
+* ``widths-scratch`` (with ``--widths-from RUN``): RUN's deployed widths
+  trained from random init like ``scratch`` (architecture quality apart
+  from the inherited weights; its row is ``widths-scratch-<RUN's method>``).
 * ``uniform``, ``l1``: prune ``--pretrained`` at epoch 0, fine-tune.
 * ``slim``: BN-gamma L1 sparsity for ``--search-epochs`` from
   ``--pretrained``, then prune and fine-tune (same total epochs).
@@ -60,7 +68,7 @@ import sys
 import time
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from common import build_cfg  # noqa: E402
+from common import QUADRATIC_SEARCH, build_cfg  # noqa: E402
 
 import torch  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -79,12 +87,8 @@ BASE_METHODS = ('pretrain', 'pas', 'pas-fast', 'pas-cost', 'pas-fast-cost',
                 'full', 'scratch', 'unpruned-scratch', 'widths-scratch')
 FROM_SCRATCH = ('pretrain', 'scratch', 'unpruned-scratch', 'widths-scratch')
 COST_SNAP = ('pas-cost', 'pas-fast-cost')  # snap_per_cost=True
-# the search as the first tables ran it: the quadratic MACs loss alone
-LEGACY_SEARCH = dict(multiplier_lr=0.0, gradient='full', value_weighted=False,
-                     floor=0.0)
-NEW_SEARCH = ('pas-vc', 'pas-fast-vc')  # the shipped MACsLoss defaults
+NEW_SEARCH = ('pas-vc', 'pas-fast-vc')  # the shipped search defaults
 SEARCHED = ('pas', 'pas-fast', 'pas-macs') + COST_SNAP + NEW_SEARCH
-STUDY_KEYS = ('multiplier_lr', 'gradient', 'value_weighted', 'floor')
 TP_METHODS = tuple(f'tp-{i}-{f}' for i in IMPORTANCES for f in FORMS
                    if not (i == 'bnscale' and f == 'fused'))
 FAST_METHODS = ('uniform-fast', 'tp-magnitude-res-fast')
@@ -121,10 +125,11 @@ def parse_args(argv=None):
     p.add_argument('--loss-weight', type=float,
                    help="recipe study: the MACs loss weight (config's if "
                    'unset)')
-    p.add_argument('--target-anneal', type=float, default=0.0,
+    p.add_argument('--target-anneal', type=float,
                    help='recipe study: fraction of the search over which '
                    "the loss target falls from 100%% to --target "
-                   "(PaSSearchHook's target_anneal)")
+                   "(PaSSearchHook's target_anneal; the first tables' PaS "
+                   'rows: 0, pas-vc rows: the default)')
     p.add_argument('--multiplier-lr', type=float,
                    help="recipe study: MACsLoss's multiplier_lr")
     p.add_argument('--gradient', choices=('full', 'own'),
@@ -133,6 +138,8 @@ def parse_args(argv=None):
                    help="recipe study: MACsLoss's value_weighted")
     p.add_argument('--floor', type=float,
                    help="recipe study: MACsLoss's floor")
+    p.add_argument('--tol', type=float,
+                   help="recipe study: MACsLoss's tol")
     p.add_argument('--widths-from',
                    help='widths-scratch: a finished run whose deployed '
                    'widths (result.json) are trained from random init')
@@ -140,7 +147,7 @@ def parse_args(argv=None):
                    help='recipe study: the end-of-search snap ranks channels '
                    "by gate margin per MAC (PaSSearchHook's snap_per_cost)")
     args = p.parse_args(argv)
-    if not 0 <= args.target_anneal <= 1:
+    if args.target_anneal is not None and not 0 <= args.target_anneal <= 1:
         p.error(f'--target-anneal {args.target_anneal} must be in [0, 1]')
     if not 0 < args.target <= 1:
         p.error(f'--target {args.target} must be in (0, 1]')
@@ -205,11 +212,12 @@ def run_cfg(args):
         lr_phases=(args.search_epochs, args.epochs - args.search_epochs))
     if args.loss_weight is not None:
         cfg.model.macs_loss.loss_weight = args.loss_weight
-    if method in SEARCHED and method not in NEW_SEARCH:
-        cfg.model.macs_loss.update(LEGACY_SEARCH)
-    for key in STUDY_KEYS:
+    legacy = method in SEARCHED and method not in NEW_SEARCH
+    if legacy:  # the search as the first tables ran it
+        cfg.model.macs_loss.update(QUADRATIC_SEARCH)
+    for key in QUADRATIC_SEARCH:
         if getattr(args, key) is not None:
-            cfg.model.macs_loss[key] = type(LEGACY_SEARCH[key])(
+            cfg.model.macs_loss[key] = type(QUADRATIC_SEARCH[key])(
                 getattr(args, key))
     if method == 'widths-scratch':
         set_widths(cfg, json.load(open(osp.join(args.widths_from,
@@ -226,9 +234,11 @@ def run_cfg(args):
                 loss_weight=weight, search_epochs=search))
     for hook in cfg.custom_hooks:
         if hook.type == 'PaSSearchHook' and method in SEARCHED:
-            hook.target_anneal = args.target_anneal
-            hook.snap_per_cost = (args.snap_per_cost
-                                  or args.method in COST_SNAP)
+            if args.target_anneal is not None or legacy:
+                hook.target_anneal = args.target_anneal or 0.0
+            if legacy or args.snap_per_cost:  # else the hook's default
+                hook.snap_per_cost = (args.snap_per_cost
+                                      or args.method in COST_SNAP)
     gate = cfg.optim_wrapper.paramwise_cfg.custom_keys['.gate']
     if args.gate_lr_mult is not None:
         gate.lr_mult = args.gate_lr_mult

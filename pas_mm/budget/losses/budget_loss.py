@@ -1,6 +1,6 @@
 """The search budget's loss: pulls a cost (MACs, latency) toward a target."""
 import math
-from typing import Union
+from typing import Optional, Union
 
 import torch
 from torch import nn
@@ -9,6 +9,7 @@ from ...errors import PaSConfigError
 
 # how the cost's gradient reaches a gate (MACsCounter.macs)
 GRADIENTS = ('full', 'own')
+AUTO_FLOOR = 0.5  # floor=None
 
 
 class BudgetLoss(nn.Module):
@@ -26,6 +27,12 @@ class BudgetLoss(nn.Module):
     search holds the target instead of drifting under it.
     ``multiplier_lr=0`` is the paper's loss, the quadratic alone.
 
+    The defaults (``multiplier_lr=1``, ``tol=0.005``, value-weighted,
+    a floor of 0.5, with ``PaSSearchHook``'s ``target_anneal=0.5``) are what
+    val picked on Animal-MNIST at 10% of the MACs (docs/benchmark/
+    animals_v2/results.md); ``multiplier_lr=0, value_weighted=False,
+    floor=0, tol=0`` is the paper's search.
+
     Subclasses name the cost (``name``) and read and write its values
     (``parse``, ``format``).
 
@@ -41,10 +48,13 @@ class BudgetLoss(nn.Module):
         value_weighted (bool): divide each channel's cost gradient by its
             relative Fisher importance (:meth:`DBCGate.cost_mask`), so the
             budget cuts the channels worth least per unit of cost first.
-        floor (float): every gate keeps at least ``ceil(floor *
+        floor (float, optional): every gate keeps at least ``ceil(floor *
             sqrt(target ratio) * channels)``: ``floor`` of the width a
             uniform cut to the target would leave it (0: only
-            ``min_keep``), in [0, 1).
+            ``min_keep``), in [0, 1). None (default): 0.5, halved (logged)
+            where it would leave more than 90% of the target (ungated
+            layers); a floor given that leaves more than the target is an
+            error. Not applied to a fixed ``subnet``.
         tol (float): within ``tol`` of the full cost from the target the
             budget is met: the loss is 0 and the multiplier holds, so the
             gates settle there instead of being pushed past it, in [0, 1).
@@ -53,9 +63,10 @@ class BudgetLoss(nn.Module):
     name = 'cost'
 
     def __init__(self, target: Union[str, float], loss_weight: float = 1.0,
-                 multiplier_lr: float = 0.0, gradient: str = 'full',
-                 value_weighted: bool = False, floor: float = 0.0,
-                 tol: float = 0.0):
+                 multiplier_lr: float = 1.0, gradient: str = 'full',
+                 value_weighted: bool = True,
+                 floor: Optional[float] = None,
+                 tol: float = 0.005):
         super().__init__()
         cls = type(self).__name__
         if not loss_weight > 0:
@@ -67,7 +78,7 @@ class BudgetLoss(nn.Module):
         if gradient not in GRADIENTS:
             raise PaSConfigError(f'{cls}: gradient={gradient!r} must be one '
                                  f'of {GRADIENTS}')
-        if not 0 <= floor < 1:
+        if floor is not None and not 0 <= floor < 1:
             raise PaSConfigError(f'{cls}: floor={floor!r} must be in [0, 1)')
         if not 0 <= tol < 1:
             raise PaSConfigError(f'{cls}: tol={tol!r} must be in [0, 1)')
@@ -118,10 +129,11 @@ class BudgetLoss(nn.Module):
                 'alone cost more. Raise the target or gate more layers.')
         return target
 
-    def floor_width(self, channels: int, ratio: float) -> int:
+    @staticmethod
+    def floor_width(channels: int, ratio: float, floor: float) -> int:
         """The fewest channels a gate of ``channels`` may keep at a target
-        of ``ratio`` of the full cost (``floor``; at least 1)."""
-        return max(1, math.ceil(self.floor * math.sqrt(ratio) * channels))
+        of ``ratio`` of the full cost under ``floor`` (at least 1)."""
+        return max(1, math.ceil(floor * math.sqrt(ratio) * channels))
 
     def forward(self, cost: torch.Tensor, target: float,
                 full: float) -> torch.Tensor:
