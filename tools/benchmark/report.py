@@ -57,7 +57,11 @@ COLORS = {'pas': 'tab:red', 'pas-fast': 'salmon', 'pas-cost': 'darkred',
           'slim': 'tab:green', 'scratch': 'tab:brown',
           'tp-magnitude-res': 'tab:purple', 'tp-taylor-res': 'tab:pink',
           'tp-bnscale-res': 'tab:olive', 'tp-magnitude-fused': 'tab:cyan',
-          'tp-taylor-fused': 'tab:orange', 'full': 'black'}
+          'tp-taylor-fused': 'tab:orange', 'full': 'black',
+          'widths-scratch-pas-fast-vc': 'tab:red',
+          'widths-scratch-pas-fast-cost': 'goldenrod',
+          'widths-scratch-tp-magnitude-res-fast': 'indigo',
+          'widths-scratch-uniform-fast': 'dimgray'}
 
 
 def load_runs(out: str) -> List[dict]:
