@@ -7,7 +7,7 @@ from torch import nn
 
 from ..ops import DBCGate
 from .latency_table import Grid, LatencyTable, interpolate
-from .macs_counter import GRADIENTS, MACsCounter, MACsEntry
+from .macs_counter import MACsCounter, MACsEntry, kept_counts
 from ..ops.raw_forward import raw_forward
 
 
@@ -104,16 +104,9 @@ class LatencyCounter:
              value_weighted: bool = False) -> torch.Tensor:
         """Predicted ms, differentiable in the gate weights (``gradient``,
         ``value_weighted``: as for :meth:`MACsCounter.macs`)."""
-        if gradient not in GRADIENTS:
-            raise ValueError(f'gradient={gradient!r} is not one of '
-                             f'{GRADIENTS}')
-
-        def kept(g: DBCGate) -> torch.Tensor:
-            return g.cost_mask(value_weighted).sum()
-
-        kept_in = (lambda g: kept(g).detach()) if gradient == 'own' else None
-        return torch.as_tensor(self._latency(kept, kept_in),
-                               dtype=torch.float32)
+        return torch.as_tensor(
+            self._latency(*kept_counts(gradient, value_weighted)),
+            dtype=torch.float32)
 
     def kept_cost(self) -> float:
         """Predicted ms of the hard masks."""

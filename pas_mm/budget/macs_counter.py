@@ -105,6 +105,20 @@ def _tensors(obj) -> List[torch.Tensor]:
     return []
 
 
+def kept_counts(gradient: str, value_weighted: bool) -> tuple:
+    """``(kept, kept_in)``: a gate's differentiable kept count for the
+    layers it is the output of, and for those it is the input of (None:
+    the same); ``gradient`` and ``value_weighted`` as for
+    :meth:`MACsCounter.macs`."""
+    if gradient not in GRADIENTS:
+        raise ValueError(f'gradient={gradient!r} is not one of {GRADIENTS}')
+
+    def kept(g: DBCGate) -> torch.Tensor:
+        return g.cost_mask(value_weighted).sum()
+
+    return kept, (lambda g: kept(g).detach()) if gradient == 'own' else None
+
+
 class MACsCounter:
     """Counts MACs of a model from its profiled layers and its DBC gates.
 
@@ -260,14 +274,7 @@ class MACsCounter:
                 worth to the task (:meth:`DBCGate.cost_mask`): cost per
                 value.
         """
-        if gradient not in GRADIENTS:
-            raise ValueError(f'gradient={gradient!r} is not one of '
-                             f'{GRADIENTS}')
-
-        def kept(g: DBCGate) -> torch.Tensor:
-            return g.cost_mask(value_weighted).sum()
-
-        kept_in = (lambda g: kept(g).detach()) if gradient == 'own' else None
+        kept, kept_in = kept_counts(gradient, value_weighted)
         total = sum(e.macs(kept, kept_in) for e in self.entries)
         return torch.as_tensor(total, dtype=torch.float32)
 
