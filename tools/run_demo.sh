@@ -25,7 +25,7 @@ if [ "$DEMO" = cyclegan ]; then
     --cfg-options load_from="$(cat "$PRE/last_checkpoint")"
   CKPT=$(cat "$WORK/last_checkpoint")
   python3 tools/deploy_reparam.py configs/pas_cyclegan.py "$CKPT" \
-    --out "$WORK/deploy" | tee "$WORK/deploy_table.txt"
+    --out "$WORK/deploy" --force | tee "$WORK/deploy_table.txt"
   python3 tools/eval_cyclegan.py configs/pas_cyclegan_pretrain.py \
     "$(cat "$PRE/last_checkpoint")" "$WORK/deploy/deploy_config.py" \
     "$WORK/deploy/deploy.pth" --out "$WORK/eval" | tee "$WORK/eval.txt"
@@ -51,7 +51,7 @@ esac
 WORK=${WORK:-work_dirs/$(basename "$CONFIG" .py)}
 python3 tools/train.py "$CONFIG" --work-dir "$WORK"
 CKPT=$(cat "$WORK/last_checkpoint")
-python3 tools/deploy_reparam.py "$CONFIG" "$CKPT" --out "$WORK/deploy" | tee "$WORK/deploy_table.txt"
+python3 tools/deploy_reparam.py "$CONFIG" "$CKPT" --out "$WORK/deploy" --force | tee "$WORK/deploy_table.txt"
 evaluate() {
   python3 tools/test.py "$1" "$2" --work-dir "$WORK/test" 2>/dev/null | tail -1 |
     python3 -c "import ast, sys; m = ast.literal_eval(sys.stdin.read()); print(' '.join('%s %.4g' % (k, m[k]) for k in sys.argv[1:]))" $METRICS
