@@ -16,16 +16,17 @@ import os.path as osp
 import sys
 import tempfile
 
-import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import MODELS, init_default_scope
-from torch.nn.modules.batchnorm import _BatchNorm
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import pas_mm  # noqa: E402,F401
 from pas_mm.deploy.pipeline import export_verified  # noqa: E402
 from pas_mm.budget.losses import format_macs  # noqa: E402
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from auto_gating_sweep import randomize  # noqa: E402
 
 CLASSIFIER_SIZE, DETECTOR_SIZE = 224, 320
 MIN_KEEP = 8  # units per gate at the reachable minimum (as configs set it)
@@ -72,19 +73,7 @@ def build(config: str, **pas):
 def deploy_diff(model) -> float:
     """Float64 max abs diff after pruning a third of every gate (random
     BatchNorm statistics and affine parameters, so that they matter)."""
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, _BatchNorm):
-                n = m.num_features
-                m.running_mean.copy_(torch.rand(n, generator=g) * 2 - 1)
-                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
-                m.bias.copy_(torch.rand(n, generator=g) - 0.5)
-        for gate in model.gates().values():
-            gate.weight[::3] = 0.
-    model.fix_gates()
-    model.eval()
+    randomize(model)
     return export_verified(model)[3]['max_abs_diff_float64']
 
 
