@@ -151,7 +151,7 @@ class PaSSearchMixin:
             if explicit or self.budget_min <= 0.9 * self.budget_target:
                 break
             floor = floor / 2 if floor > 0.05 else 0.
-        if floor != (loss.floor if explicit else AUTO_FLOOR):
+        if not explicit and floor != AUTO_FLOOR:
             print_log(f'{type(self).__name__}: per-layer floor lowered from '
                       f'{AUTO_FLOOR} to {floor:g} (at {AUTO_FLOOR} the '
                       'floored layers would leave more than 90% of the '
