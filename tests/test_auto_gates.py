@@ -7,6 +7,7 @@ MACs equal the counter's and mmengine's FlopAnalyzer's.
 """
 import ast
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -403,24 +404,27 @@ def test_split_attention_is_left_ungated_naming_the_layer(tmp_path):
     assert len(model.auto_gates.groups) == 23
 
 
-def test_vit_mlp_widths_gated_attention_counted_and_deployed_exactly(
+def test_vit_mlp_widths_and_heads_gated_counted_and_deployed_exactly(
         tmp_path):
-    """DeiT-tiny: every MLP hidden width gated, the attention kept (its
-    reshape into heads taints q, k, v); MACs = torch's FlopCounterMode with
-    the attention matmuls; exact deploy."""
+    """DeiT-tiny: every MLP hidden width gated, and every attention's heads
+    as whole units (its reshape into heads taints q, k, v for the graph;
+    pas_mm.models.attention_heads slices them); MACs = torch's
+    FlopCounterMode with the attention matmuls; exact deploy."""
     cfg = stock_cfg('mmpretrain', 'deit/deit-tiny_4xb256_in1k.py', tmp_path)
     torch.manual_seed(0)
     model = auto_model(cfg.model, (3, 32, 32), 'mmpretrain')
     roots = [g.root for g in model.auto_gates.groups]
-    assert roots == [f'backbone.layers.{i}.ffn.layers.0.0'
-                     for i in range(12)]
-    why = dict(model.auto_gates.skipped)['backbone.layers.0.attn.qkv']
-    assert 'a reshape (1, 5, 576) -> (1, 5, 3, 3, 64) that moves' in why
+    assert roots == [r for i in range(12) for r in (
+        f'backbone.layers.{i}.attn', f'backbone.layers.{i}.ffn.layers.0.0')]
+    assert 'backbone.layers.0.attn.qkv' not in dict(model.auto_gates.skipped)
     assert model.macs_full == pytest.approx(
         torch_flop_counter_macs(model.architecture, model.input_shape))
     prune_a_third(model)
     deployed = deploys_as_torch_counts(model)
     assert deployed.backbone.layers[0].ffn.layers[0][0].out_features == 512
+    attn = deployed.backbone.layers[0].attn
+    assert (attn.num_heads, attn.embed_dims, attn.qkv.out_features) == (
+        2, 128, 384)
 
 
 def test_yolox_traces_and_deploys_exactly(tmp_path):
@@ -465,3 +469,23 @@ def test_sweep_one_config_and_resume(tmp_path):
     table = sweep.table(str(out))
     assert table.startswith(f"1 {row['status']} of 1;")
     assert 'resnet18_8xb32_in1k.py | 64 | built | 12 |' in table
+
+
+def test_sweep_child_time_out_and_crash_are_rows(monkeypatch):
+    """tools/auto_gating_sweep.py runs each config in a forked child: one
+    that overruns its time limit is killed and recorded as timed out, one
+    that dies without a result as crashed with its exit code."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import auto_gating_sweep as sweep
+    monkeypatch.setattr(sweep, 'one', lambda config: time.sleep(30))
+    start = time.perf_counter()
+    row = sweep.run_one('slow.py', timeout=1)
+    assert row == dict(config='slow.py', status='timed out', reason='> 1 s')
+    assert time.perf_counter() - start < 10
+    monkeypatch.setattr(sweep, 'one', lambda config: os._exit(3))
+    assert sweep.run_one('dies.py', timeout=30) == dict(
+        config='dies.py', status='crashed', stage='process', reason='exit 3')
+    monkeypatch.setattr(sweep, 'one', lambda config: dict(config=config,
+                                                          status='built'))
+    assert sweep.run_one('ok.py', timeout=30) == dict(config='ok.py',
+                                                      status='built')

@@ -3,7 +3,8 @@
 Takes the smallest variant (by name: nano < tiny < small < ..., then the
 smallest depth number) of every ``.mim/configs/<folder>/`` of the installed
 mmpretrain and mmdet (self-supervised folders: their classification
-benchmark), builds ``PaSModel(gates='auto')`` on it in a subprocess with a
+benchmark), builds ``PaSModel(gates='auto')`` on it in a child process
+(forked from the sweep, which imports the stock packages once) with a
 time limit, prunes a third of every gate (random BatchNorm statistics),
 deploys through ``export_verified`` and compares the counter's MACs with
 torch's ``FlopCounterMode`` on the deployed model. Input: classifiers at
@@ -24,7 +25,6 @@ import json
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -229,29 +229,52 @@ def _short(reason: str) -> str:
     return reason[:60]
 
 
+def _child(config: str, conn) -> None:
+    conn.send(json.dumps(one(config)))
+    conn.close()
+
+
+def run_one(config: str, timeout: int) -> dict:
+    """``one(config)`` in a child forked from this process (the stock
+    packages imported once here, not per config), killed after
+    ``timeout`` s."""
+    import multiprocessing as mp
+    ctx = mp.get_context('fork')
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(config, send), daemon=True)
+    proc.start()
+    send.close()
+    row = None
+    if recv.poll(timeout):
+        try:
+            row = json.loads(recv.recv())
+        except EOFError:
+            pass
+    else:
+        proc.kill()
+        row = dict(config=config, status='timed out', reason=f'> {timeout} s')
+    proc.join()
+    recv.close()
+    return row or dict(config=config, status='crashed', stage='process',
+                       reason=f'exit {proc.exitcode}')
+
+
 def sweep(out: str, configs, timeout: int) -> None:
     done = set()
     if osp.exists(out):
         with open(out) as f:
             done = {json.loads(line)['config'] for line in f if line.strip()}
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    sys.path.insert(0, ROOT)
+    import mmdet.models  # noqa: F401  (imported once, forked per config)
+    import mmpretrain.models  # noqa: F401
+    import pas_mm  # noqa: F401
+    import torch_pruning  # noqa: F401
     for config in configs:
         if config in done:
             continue
         start = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                [sys.executable, __file__, '--one', config],
-                capture_output=True, text=True, timeout=timeout)
-            lines = [ln for ln in proc.stdout.splitlines()
-                     if ln.startswith('{')]
-            row = (json.loads(lines[-1]) if lines else dict(
-                config=config, status='crashed', stage='process',
-                reason=proc.stderr.strip().splitlines()[-1][:300]
-                if proc.stderr.strip() else f'exit {proc.returncode}'))
-        except subprocess.TimeoutExpired:
-            row = dict(config=config, status='timed out',
-                       reason=f'> {timeout} s')
+        row = run_one(config, timeout)
         row['wall_s'] = round(time.perf_counter() - start, 1)
         with open(out, 'a') as f:
             f.write(json.dumps(row) + '\n')

@@ -21,6 +21,7 @@ LayerNorm / GroupNorm / InstanceNorm (they normalize across channels, so a
 channel cannot be removed alone), groups a layer holds only part of (a
 slice), groups touching a module in ``ignored``.
 """
+from collections import Counter
 from dataclasses import dataclass
 from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
                     Tuple)
@@ -478,8 +479,8 @@ def _uneven(units, gis, groups, names) -> Optional[str]:
         every = {units.find((gi, r)) for _, _, _, roots in groups[gi]
                  for r in roots.tolist()}
         for (m, side), keys in per_layer.items():
-            counts = {k: keys.count(k) for k in every}
-            if len(set(counts.values())) > 1:
+            counts = Counter(keys)
+            if set(counts) != every or len(set(counts.values())) > 1:
                 return (f'{names[m]} ({type(m).__name__}) holds only part '
                         "of its group's channels")
     return None

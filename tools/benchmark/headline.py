@@ -1,0 +1,86 @@
+"""The README's headline table: one row per (benchmark, MACs target).
+
+PaS (``--method``, the shipped default) against Torch-Pruning L2, uniform
+width and the uniformly narrower net from scratch, test top-1 of the
+deployed nets, paired by seed (95% t interval of the mean difference); and
+the architecture rows: PaS's widths and Torch-Pruning's trained from random
+init, against the uniform widths from scratch (the ``scratch`` row).
+
+    python tools/benchmark/headline.py \\
+        'Animal-MNIST=work_dirs/benchmark/animals_pretrain/p20@0.15,0.1' \\
+        'MNIST=work_dirs/benchmark/mnist_v2@0.3,0.1'
+"""
+import argparse
+import os.path as osp
+import sys
+from typing import List
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from report import _ci_text, load_runs, paired  # noqa: E402
+
+PAS = 'pas-fast-vc'
+TP = 'tp-magnitude-res-fast'
+AGAINST = (('Torch-Pruning L2', TP), ('uniform', 'uniform-fast'),
+           ('scratch', 'scratch'))
+
+
+def _mean(runs: List[dict], method: str, target: float) -> str:
+    acc = [r['acc_test'] for r in runs
+           if r['method'] == method and r['target'] == target]
+    if not acc:
+        return 'n/a'
+    m = sum(acc) / len(acc)
+    return f'{m:.2f}'
+
+
+def _pair(runs: List[dict], a: str, b: str, target: float) -> str:
+    p = paired(runs, a, b, target)
+    if not p['diffs']:
+        return 'n/a'
+    return f"{_ci_text(p)} ({p['wins']}/{len(p['diffs'])})"
+
+
+def widths_runs(runs: List[dict]) -> List[dict]:
+    """The from-random-init runs, named by whose widths they train
+    (``widths-scratch-<method>``; ``scratch`` trains the uniform ones)."""
+    return [dict(r, method='widths-scratch-uniform')
+            if r['method'] == 'scratch' else r for r in runs
+            if r['method'] == 'scratch'
+            or r['method'].startswith('widths-scratch-')]
+
+
+def rows(label: str, out: str, targets: List[float]) -> List[str]:
+    runs = load_runs(out)
+    lines = []
+    for t in targets:
+        n = sum(r['method'] == PAS and r['target'] == t for r in runs)
+        cells = [f'{label} {t:.0%}', str(n), _mean(runs, PAS, t)]
+        cells += [_pair(runs, PAS, m, t) for _, m in AGAINST]
+        arch = widths_runs(runs)
+        cells += [_pair(arch, 'widths-scratch-' + PAS,
+                        'widths-scratch-uniform', t),
+                  _pair(arch, 'widths-scratch-' + PAS,
+                        'widths-scratch-' + TP, t)]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('sets', nargs='+',
+                        help='LABEL=BENCH_OUT@TARGET[,TARGET...]')
+    args = parser.parse_args(argv)
+    print('| set, MACs | seeds | PaS test top-1 | PaS - Torch-Pruning L2 '
+          '| PaS - uniform | PaS - scratch | PaS widths - uniform widths, '
+          'both from scratch | PaS widths - Torch-Pruning widths, both from '
+          'scratch |')
+    print('|---|---|---|---|---|---|---|---|')
+    for s in args.sets:
+        label, rest = s.split('=', 1)
+        out, targets = rest.rsplit('@', 1)
+        for line in rows(label, out, [float(t) for t in targets.split(',')]):
+            print(line)
+
+
+if __name__ == '__main__':
+    main()
