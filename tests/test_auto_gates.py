@@ -200,6 +200,18 @@ def test_channel_reduction_is_caught_at_build_naming_the_layer():
         '(BatchNorm2d) (the dependency graph cannot follow its channels)')
 
 
+def test_nothing_gateable_is_refused_naming_the_layers():
+    """A model whose every group is skipped is refused in one line that
+    names the layers and why, not 'gate_cfg=None'."""
+    with pytest.raises(PaSConfigError, match=(
+            r"^PaSModel: gates='auto' found no group it can gate \(conv2: "
+            r'reaches the model outputs; conv1: an index mapping past the 4 '
+            r'channels of a tensor after bn \(BatchNorm2d\) \(the '
+            r'dependency graph cannot follow its channels\)\); this model '
+            r'cannot be searched by channel width here$')):
+        auto_model(dict(type='ChannelMeanNet'), (3, 4, 4), 'mmpretrain')
+
+
 def test_unseen_channel_mixing_is_caught_naming_the_layer():
     model = auto_model(dict(type='ChannelFlipNet'), (3, 8, 8), 'mmpretrain')
     gate, = model.gates().values()

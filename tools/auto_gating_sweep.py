@@ -34,6 +34,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SMALL = {'classifier': 64, 'detector': 128}
 DETECTOR_SIZES = (128, 320, 640)
 TIMEOUT_S = 300
+MEMORY_LIMIT = 16 << 30  # bytes of address space per config
 # size words, smallest first (a config's rank: its first word found)
 SIZE_WORDS = ('atto', 'femto', 'pico', 'nano', 'xxs', 'xs', 'tiny', 'mini',
               'lite', 'light', 'small', 'base', 'medium', 'large')
@@ -230,6 +231,10 @@ def _short(reason: str) -> str:
 
 
 def _child(config: str, conn) -> None:
+    import resource
+    # a stock config that builds a multi-billion-parameter language model
+    # fails here with a MemoryError instead of exhausting the machine
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     conn.send(json.dumps(one(config)))
     conn.close()
 

@@ -109,6 +109,15 @@ class PaSSearchMixin:
             self.budget_target = self.macs_target = self.macs_full
             return
         if not self.gates():
+            auto = getattr(self, 'auto_gates', None)
+            if auto is not None:
+                why = '; '.join(f'{root}: {reason}'
+                                for root, reason in auto.skipped[:3])
+                more = len(auto.skipped) - 3
+                raise PaSConfigError(
+                    f"{name}: gates='auto' found no group it can gate ("
+                    f"{why}{f'; {more} more' if more > 0 else ''}); this "
+                    'model cannot be searched by channel width here')
             raise PaSConfigError(
                 f'{name}: nothing is gated (gate_cfg=None); set '
                 'macs_loss=None to train this fixed-width model')
