@@ -9,6 +9,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
 from ..models import PaSModel
+from ..models.attention_heads import export_heads
 from ..models.backbones.gated_backbone import (GatedBackboneMixin,
                                                slice_channels)
 from ..models.deploy_builder import register_deploy_builder
@@ -71,8 +72,10 @@ def export_graph_gated(arch: nn.Module, auto, cfg: dict
     linear outputs and inputs, norm channels; a depth-wise or grouped conv
     its pruned groups); the gates are dropped. The config is ``PaSNarrowed``:
     the stock ``cfg`` plus the shape of every changed layer, by each path
-    that reaches it (a conv shared across levels is listed under each), and
-    the width options that follow a kept width (``attrs``).
+    that reaches it (a conv shared across levels is listed under each), the
+    width options that follow a kept width (``attrs``) and the kept heads
+    of the attention modules gated by heads (``heads``; their per-head
+    parameters sliced too).
     """
     state = {k: v.detach().clone() for k, v in arch.state_dict().items()
              if not k.startswith('gates.')}
@@ -85,6 +88,9 @@ def export_graph_gated(arch: nn.Module, auto, cfg: dict
         if shape != _shape_of(m):
             shapes[path] = shape
     cfg = dict(type='PaSNarrowed', model=cfg, shapes=shapes)
+    heads = export_heads(auto, state)
+    if heads:
+        cfg['heads'] = heads
     if auto.width_attrs:
         cfg['attrs'] = {path: {attr: int(index.keep().sum())}
                         for path, attr, index in auto.width_attrs}

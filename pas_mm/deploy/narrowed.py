@@ -7,6 +7,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
+from ..models.attention_heads import narrow_heads
+
 NARROWABLE = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, _BatchNorm)
 
 
@@ -52,10 +54,13 @@ def _plain(conv: nn.Module) -> bool:
 def build_narrowed(model: dict,
                    shapes: Dict[str, List[int]],
                    attrs: Optional[Dict[str, Dict[str, int]]] = None,
-                   data_preprocessor: Optional[dict] = None) -> nn.Module:
+                   data_preprocessor: Optional[dict] = None,
+                   heads: Optional[Dict[str, int]] = None) -> nn.Module:
     """Build ``model``, then narrow the layers named in ``shapes`` and set
     the integer options ``attrs`` ({module path: {attribute: value}}, e.g.
-    a RoI extractor's ``out_channels``).
+    a RoI extractor's ``out_channels``); the attention modules in
+    ``heads`` ({module path: kept heads}) run their kept heads
+    (:func:`pas_mm.models.attention_heads.narrow_heads`).
 
     Registered as ``PaSNarrowed``: the deploy config of a model whose neck
     or heads were pruned per layer,
@@ -78,6 +83,8 @@ def build_narrowed(model: dict,
     for path, values in (attrs or {}).items():
         for attr, value in values.items():
             setattr(built.get_submodule(path), attr, value)
+    for path, kept in (heads or {}).items():
+        narrow_heads(built.get_submodule(path), kept)
     return built
 
 

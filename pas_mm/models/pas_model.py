@@ -15,6 +15,7 @@ from .backbones.gated_backbone import GatedBackboneMixin
 from .backbones.stock_backbone import gated_backbone_cfg
 from .deploy_builder import build_deployed_model
 from .gated_parts import build_gate_groups, group_layers
+from .attention_heads import gate_attention_heads, head_counter
 from .graph_gates import build_auto_gates, graph_counter
 from ..budget import LatencyTable
 from ..budget import MACsCounter
@@ -181,11 +182,19 @@ class PaSModel(PaSSearchMixin, BaseModel):
                 arch, torch.zeros(1, *self.input_shape),
                 lambda m, x: raw_forward(m, x, training_branches=True),
                 ignored, gate_cfg)
+        heads = gate_attention_heads(arch, self.auto_gates, ignored,
+                                     gate_cfg)
         self.gate_groups, self.consumers = [], {}
-        self.counter = graph_counter(
-            arch, lambda: raw_forward(arch, torch.zeros(1, *self.input_shape),
-                                      training_branches=True),
-            self.auto_gates, ignored=training_only_layers(arch))
+
+        def run():
+            return raw_forward(arch, torch.zeros(1, *self.input_shape),
+                               training_branches=True)
+
+        with self._runs_at_input_shape():
+            self.counter = head_counter(
+                graph_counter(arch, run, self.auto_gates,
+                              ignored=training_only_layers(arch)),
+                arch, run, heads, ignored=training_only_layers(arch))
         self.macs_full = self.counter.full()
         self.macs_min = self.counter.minimum()
         self._build_macs_loss(macs_loss, subnet)
