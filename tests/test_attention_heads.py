@@ -29,7 +29,16 @@ SWIN = dict(
                   out_indices=(1, )),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(type='LinearClsHead', num_classes=10, in_channels=48))
-MODELS_ = {'vit': (VIT, 32), 'swin': (SWIN, 64)}
+BEIT = dict(
+    type='ImageClassifier',
+    backbone=dict(type='BEiTViT', img_size=32, patch_size=8,
+                  arch=dict(embed_dims=48, num_layers=2, num_heads=3,
+                            feedforward_channels=96),
+                  out_type='avg_featmap', use_abs_pos_emb=False,
+                  use_rel_pos_bias=True),
+    neck=None,
+    head=dict(type='LinearClsHead', num_classes=10, in_channels=48))
+MODELS_ = {'vit': (VIT, 32), 'swin': (SWIN, 64), 'beit': (BEIT, 32)}
 
 
 def build(name, **kwargs):
@@ -41,9 +50,10 @@ def build(name, **kwargs):
         input_shape=(3, size, size),
         macs_loss=dict(type='MACsLoss', target=0.99, loss_weight=1.0,
                        floor=0.), **kwargs))
-    with torch.no_grad():  # the stock init leaves Swin's bias tables at 0
+    with torch.no_grad():  # the stock init leaves bias tables at 0
         for n, p in model.architecture.named_parameters():
-            if n.endswith('relative_position_bias_table'):
+            if n.endswith(('relative_position_bias_table', 'q_bias',
+                           'v_bias')):
                 p.normal_()
     return model, size
 
@@ -62,6 +72,7 @@ def torch_macs(model, size):
     ('vit', [f'backbone.layers.{i}.attn' for i in range(2)], [3, 3]),
     ('swin', [f'backbone.stages.{s}.blocks.{b}.attn.w_msa'
               for s in range(2) for b in range(2)], [3, 3, 6, 6]),
+    ('beit', [f'backbone.layers.{i}.attn' for i in range(2)], [3, 3]),
 ])
 def test_one_gate_per_attention_module_whose_units_are_heads(
         name, paths, heads):
@@ -77,7 +88,7 @@ def test_one_gate_per_attention_module_whose_units_are_heads(
                                         (f'{paths[0]}.proj', 'in')]
 
 
-@pytest.mark.parametrize('name', ['vit', 'swin'])
+@pytest.mark.parametrize('name', ['vit', 'swin', 'beit'])
 def test_search_step_reaches_the_head_gates(name):
     from mmpretrain.structures import DataSample
     model, size = build(name)
@@ -96,7 +107,7 @@ def test_search_step_reaches_the_head_gates(name):
                for g in head_gates(model).values())
 
 
-@pytest.mark.parametrize('name', ['vit', 'swin'])
+@pytest.mark.parametrize('name', ['vit', 'swin', 'beit'])
 def test_pruned_heads_deploy_exactly_and_count_as_torch(name):
     model, size = build(name)
     model.eval()
@@ -147,3 +158,21 @@ def test_ignored_attention_keeps_its_heads_and_says_why():
     why = dict(model.auto_gates.skipped)['backbone.layers.0.attn.qkv']
     assert why.endswith('heads of backbone.layers.0.attn not gated: '
                         'ignored')
+
+
+def test_beit_shared_position_bias_keeps_the_heads_whole():
+    """A bias shared by every layer (one tensor per head) cannot follow
+    one layer's kept heads: the attention stays whole, the reason given."""
+    init_default_scope('mmpretrain')
+    arch = dict(BEIT, backbone=dict(BEIT['backbone'], use_rel_pos_bias=False,
+                                    use_shared_rel_pos_bias=True))
+    model = MODELS.build(dict(
+        type='PaSModel', architecture=arch, gates='auto',
+        input_shape=(3, 32, 32), macs_loss=dict(type='MACsLoss',
+                                                 target=0.99, floor=0.)))
+    assert not head_gates(model)
+    # (its qkv runs as F.linear: the graph saw no qkv layer to skip)
+    why = dict(model.auto_gates.skipped)['backbone.layers.0.attn']
+    assert why == ('heads of backbone.layers.0.attn (BEiTAttention) not '
+                   'gated: a RelativePositionBias in the model adds one '
+                   'tensor per head')

@@ -3,7 +3,8 @@
 The dependency graph cannot follow channels through an attention's reshape
 into heads, so it leaves q, k, v and the output projection ungated. For the
 attention classes it knows (:data:`HEAD_SPECS`: mmpretrain's
-``MultiheadAttention`` of ViT / DeiT, ``WindowMSA`` of Swin), pas_mm adds
+``MultiheadAttention`` of ViT / DeiT, ``WindowMSA`` of Swin,
+``BEiTAttention`` of BEiT without a shared position bias), pas_mm adds
 one :class:`DBCGate` per attention module whose units are its heads:
 
 * **gate**: a forward pre-hook multiplies the input columns of a pruned
@@ -15,21 +16,24 @@ one :class:`DBCGate` per attention module whose units are its heads:
   torch's ``FlopCounterMode`` counts of them) scale with kept heads /
   heads (:class:`HeadMACsEntry`);
 * **deploy**: the qkv rows and projection columns of pruned heads are
-  sliced (``shapes``), per-head parameters (Swin's
-  ``relative_position_bias_table``, one column per head) too, and the
+  sliced (``shapes``), per-head parameters (Swin's and BEiT's
+  ``relative_position_bias_table``, one column per head; BEiT's ``q_bias``
+  and ``v_bias``, per channel) too, and the
   deploy config lists ``heads={path: kept}``: :func:`narrow_heads` sets
   ``num_heads`` (and the widths the forward reshapes with) on the stock
   module, or swaps in a subclass whose forward takes the head width from
   the kept weights where the stock forward reshapes with the input width.
 
 A recognised module that cannot be sliced (one head, a value shortcut, a
-layer already gated otherwise, an ignored path) keeps its attention whole
+layer already gated otherwise, an ignored path, a position bias shared
+across layers) keeps its attention whole
 and its reason goes into ``AutoGates.skipped``.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..budget.macs_counter import LAYERS, MACsCounter
@@ -68,6 +72,38 @@ def _window_msa_forward(self, x, mask=None):
     return x
 
 
+def _beit_attention_forward(self, x, rel_pos_bias=None):
+    """mmpretrain's ``BEiTAttention.forward`` with the output width taken
+    from the kept heads (the stock one reshapes to the input width)."""
+    B, N, _ = x.shape
+    if self.bias == 'qv_bias':
+        k_bias = torch.zeros_like(self.v_bias, requires_grad=False)
+        qkv_bias = torch.cat((self.q_bias, k_bias, self.v_bias))
+        qkv = F.linear(input=x, weight=self.qkv.weight, bias=qkv_bias)
+    else:
+        qkv = self.qkv(x)
+    qkv = qkv.reshape(B, N, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    q = q * self.scale
+    attn = (q @ k.transpose(-2, -1))
+    if self.relative_position_bias_table is not None:
+        Wh, Ww = self.window_size
+        relative_position_bias = self.relative_position_bias_table[
+            self.relative_position_index.view(-1)].view(
+                Wh * Ww + 1, Wh * Ww + 1, -1)
+        relative_position_bias = relative_position_bias.permute(
+            2, 0, 1).contiguous()
+        attn = attn + relative_position_bias.unsqueeze(0)
+    if rel_pos_bias is not None:
+        attn = attn + rel_pos_bias
+    attn = attn.softmax(dim=-1)
+    attn = self.attn_drop(attn)
+    x = (attn @ v).transpose(1, 2).reshape(B, N, -1)
+    x = self.proj(x)
+    x = self.proj_drop(x)
+    return x
+
+
 @dataclass(frozen=True)
 class HeadSpec:
     """How one attention class is sliced by heads.
@@ -78,6 +114,11 @@ class HeadSpec:
         proj: child linear reading the concatenated heads.
         tables: (parameter name, dim): parameters with one entry per head
             along ``dim`` (a parameter set to None is skipped).
+        channels: parameters with one entry per projection input channel
+            (BEiT's ``q_bias``, ``v_bias``; absent ones are skipped).
+        shared: classes (by name) which, anywhere in the model, feed every
+            attention module one tensor per head (BEiT's shared relative
+            position bias): their heads are not sliced.
         check: why a module of the class cannot be sliced, or None.
         attrs: kept heads, head width -> the attributes the forward
             reshapes with.
@@ -88,6 +129,8 @@ class HeadSpec:
     qkv: str = 'qkv'
     proj: str = 'proj'
     tables: Tuple[Tuple[str, int], ...] = ()
+    channels: Tuple[str, ...] = ()
+    shared: Tuple[str, ...] = ()
     check: Callable[[nn.Module], Optional[str]] = lambda m: None
     attrs: Callable[[int, int], Dict[str, int]] = lambda k, d: dict(
         num_heads=k)
@@ -103,6 +146,10 @@ HEAD_SPECS: Dict[str, HeadSpec] = {
     'mmpretrain.models.utils.attention.WindowMSA': HeadSpec(
         tables=(('relative_position_bias_table', 1), ),
         forward=_window_msa_forward),
+    'mmpretrain.models.utils.attention.BEiTAttention': HeadSpec(
+        tables=(('relative_position_bias_table', 1), ),
+        channels=('q_bias', 'v_bias'), shared=('RelativePositionBias', ),
+        forward=_beit_attention_forward),
 }
 
 
@@ -151,6 +198,10 @@ def _why_not(m: nn.Module, spec: HeadSpec) -> Optional[str]:
         t = getattr(m, name, None)
         if t is not None and t.shape[dim] != heads:
             return f'{name} has {t.shape[dim]} entries, not one per head'
+    for name in spec.channels:
+        t = getattr(m, name, None)
+        if t is not None and tuple(t.shape) != (width, ):
+            return f'{name} has shape {tuple(t.shape)}, not ({width},)'
     return spec.check(m)
 
 
@@ -170,6 +221,7 @@ def gate_attention_heads(model: nn.Module, auto: AutoGates,
     for n, m in model.named_modules(remove_duplicate=False):
         paths.setdefault(m, []).append(n)
     skipped = dict(auto.skipped)
+    classes = {type(m).__name__ for m in model.modules()}
     heads: List[HeadGroup] = []
     for path, m in model.named_modules():
         spec = head_spec(m)
@@ -177,6 +229,9 @@ def gate_attention_heads(model: nn.Module, auto: AutoGates,
             continue
         try:
             why = _why_not(m, spec)
+            shared = next((c for c in spec.shared if c in classes), None)
+            if why is None and shared is not None:
+                why = f'a {shared} in the model adds one tensor per head'
             qkv_path, proj_path = f'{path}.{spec.qkv}', f'{path}.{spec.proj}'
             if why is None and any(p == path or p.startswith(path + '.') or
                                    path.startswith(p + '.') for p in ignored):
@@ -325,6 +380,12 @@ def export_heads(auto: AutoGates, state: Dict[str, torch.Tensor]
             if key in state:
                 state[key] = state[key].index_select(
                     dim, index.to(state[key].device))
+        channels = keep.repeat_interleave(h.head_dims).nonzero().flatten()
+        for name in h.spec.channels:
+            key = f'{h.path}.{name}'
+            if key in state:
+                state[key] = state[key].index_select(
+                    0, channels.to(state[key].device))
         kept[h.path] = int(keep.sum())
     return kept
 
@@ -349,6 +410,11 @@ def narrow_heads(m: nn.Module, kept: int) -> None:
             shape = list(t.shape)
             shape[dim] = kept
             setattr(m, name, nn.Parameter(t.new_empty(shape),
+                                          requires_grad=t.requires_grad))
+    for name in spec.channels:
+        t = getattr(m, name, None)
+        if isinstance(t, nn.Parameter):
+            setattr(m, name, nn.Parameter(t.new_empty(kept * dims),
                                           requires_grad=t.requires_grad))
     for attr, value in spec.attrs(kept, dims).items():
         setattr(m, attr, value)
