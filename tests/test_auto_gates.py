@@ -223,6 +223,38 @@ def test_unseen_channel_mixing_is_caught_naming_the_layer():
         export_verified(model)
 
 
+@MODELS.register_module(force=True)
+class SharedReLUFlipNet(ChannelMeanNet):
+    """ChannelFlipNet with one ReLU module called twice (as a ResNet block
+    calls its ``relu``) before the unseen channel mix."""
+
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.relu = nn.ReLU()
+        self.conv3 = nn.Conv2d(8, 16, 1)
+        self.conv4 = nn.Conv2d(16, 4, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = self.relu(self.bn(self.conv1(inputs)))
+        x = self.relu(self.conv3(x))  # 16 channels
+        return self.conv4(x - x.flip(1)).mean((2, 3))
+
+
+def test_divergent_layer_search_leaves_a_shared_module_call_alone():
+    """Finding the first layer that differs records a module's first call
+    and returns nothing from its hook: a ReLU called twice still gets its
+    own input the second time (its first output, returned, crashed CSRA's
+    ResNet-101 with a channel mismatch instead of naming the layer)."""
+    model = auto_model(dict(type='SharedReLUFlipNet'), (3, 8, 8),
+                       'mmpretrain')
+    for gate in model.gates().values():
+        gate.fix(torch.arange(gate.num_channels) % 2 == 0)
+    model.eval()
+    with pytest.raises(DeployError, match=r'differs from the gated model.*'
+                       r'first layer that differs is conv4 \(Conv2d\)'):
+        export_verified(model)
+
+
 class ChannelScale(nn.Module):
     """A per-channel weight in a module no Torch-Pruning handler knows."""
 

@@ -2,6 +2,7 @@ import pytest
 import torch
 from conftest import randomize, resnet_classifier, tiny_repvgg_classifier
 from mmengine.registry import MODELS
+from torch import nn
 
 from pas_mm.deploy import build_deployed, export_deploy, max_abs_diff
 
@@ -88,3 +89,25 @@ def test_deploy_runs_the_step_a_package_registered_for_its_model_type(
     assert deploy(str(config), 'c.pth', out, onnx=True) == dict(done=True)
     assert calls == [('OtherModel', 'c.pth', out,
                       dict(atol=1e-4, latency_runs=10, onnx=True))]
+
+
+def test_to_dtype_moves_a_modules_own_dtype_attribute():
+    """A module that builds a tensor in its own ``self.dtype`` (EdgeNeXt's
+    Fourier position encoding) runs in float64 after ``to_dtype``, which
+    the exact float64 deploy check needs (it crashed with 'Input type
+    (float) and bias type (double)')."""
+    from pas_mm.deploy.export import to_dtype
+
+    class PositionEncoding(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dtype = torch.float32
+            self.proj = nn.Conv2d(2, 2, 1)
+
+        def forward(self, x):
+            return x + self.proj(torch.ones(1, 2, 3, 3, dtype=self.dtype))
+
+    m = to_dtype(PositionEncoding(), torch.float64)
+    assert m.dtype == torch.float64 and m.proj.weight.dtype == torch.float64
+    assert m(torch.zeros(1, 2, 3, 3, dtype=torch.float64)).dtype == \
+        torch.float64

@@ -241,8 +241,20 @@ def build_deployed(cfg: dict, state: Dict[str, torch.Tensor]):
     deployed = MODELS.build(copy.deepcopy(cfg))
     dtype = next((v.dtype for v in state.values() if v.is_floating_point()),
                  torch.float32)
-    deployed.to(dtype).load_state_dict(state, strict=True)
+    to_dtype(deployed, dtype).load_state_dict(state, strict=True)
     return deployed.eval()
+
+
+def to_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """``model.to(dtype)``, a module's own floating ``dtype`` attribute
+    with it (EdgeNeXt's Fourier position encoding builds its input in
+    ``self.dtype``, then feeds it to its conv)."""
+    model.to(dtype)
+    for m in model.modules():
+        own = vars(m).get('dtype')
+        if isinstance(own, torch.dtype) and own.is_floating_point:
+            m.dtype = dtype
+    return model
 
 
 def deployed_model(model: PaSModel) -> nn.Module:

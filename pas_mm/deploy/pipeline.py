@@ -16,7 +16,7 @@ from ..errors import DeployError
 from ..models import PaSModel
 from ..ops import raw_forward
 from ..budget import format_macs
-from .export import build_deployed, export_deploy
+from .export import build_deployed, export_deploy, to_dtype
 from .onnx_export import OnnxError, export_onnx
 from .output import check_out_dir, staged_out_dir
 from .verify import (count_macs, count_params, first_divergent_layer,
@@ -116,7 +116,7 @@ def export_verified(model: PaSModel, atol: float = 1e-4
         if getattr(m, '_raw_positive_infos', None):
             m._raw_positive_infos = dict()
     device = next(model.parameters()).device  # the check runs there
-    model64 = copy.deepcopy(model).double().eval()
+    model64 = to_dtype(copy.deepcopy(model), torch.float64).eval()
     arch_cfg, state64 = export_deploy(model64)
     deployed64 = build_deployed(arch_cfg, state64).to(device)
     inputs = torch.randn(2, *model.input_shape,

@@ -51,12 +51,19 @@ def first_divergent_layer(gated: nn.Module, deployed: nn.Module,
     """
     outputs = ({}, {})
     handles = []
+
+    def record(out, path):
+        def hook(module, inputs, output):
+            # returns None: a value returned would replace the output (of a
+            # module called again, e.g. a block's shared ReLU)
+            out.setdefault(path, output if isinstance(output, torch.Tensor)
+                           else None)
+        return hook
+
     for model, out in zip((gated, deployed), outputs):
         for path, m in model.named_modules():
             if not list(m.children()):
-                handles.append(m.register_forward_hook(
-                    lambda m, i, o, path=path, out=out: out.setdefault(
-                        path, o if isinstance(o, torch.Tensor) else None)))
+                handles.append(m.register_forward_hook(record(out, path)))
     try:
         with torch.no_grad():
             run(gated), run(deployed)

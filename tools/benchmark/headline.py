@@ -12,11 +12,12 @@ init, against the uniform widths from scratch (the ``scratch`` row).
 """
 import argparse
 import os.path as osp
+import statistics
 import sys
 from typing import List
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from report import _ci_text, load_runs, paired  # noqa: E402
+from report import METHOD_NAMES, _ci_text, load_runs, paired  # noqa: E402
 
 PAS = 'pas-fast-vc'
 TP = 'tp-magnitude-res-fast'
@@ -65,11 +66,49 @@ def rows(label: str, out: str, targets: List[float]) -> List[str]:
     return lines
 
 
+def detail(out: str, target: float) -> List[str]:
+    """Every method at ``target``: test top-1, PaS minus it (paired), the
+    widths of seed 0 (or the smallest seed)."""
+    runs = load_runs(out)
+    runs += [dict(r, method='widths-scratch-uniform') for r in runs
+             if r['method'] == 'scratch']
+    lines = ['| method | test top-1 | PaS - it, paired 95% CI (won) | '
+             'widths (first seed) |', '|---|---|---|---|']
+    methods = sorted({r['method'] for r in runs if r['target'] == target})
+    methods.sort(key=lambda m: (m.startswith('widths-'), m != PAS))
+    for m in methods:
+        rs = sorted((r for r in runs if r['method'] == m
+                     and r['target'] == target), key=lambda r: r['seed'])
+        acc = [r['acc_test'] for r in rs]
+        sd = statistics.stdev(acc) if len(acc) > 1 else 0.
+        name = METHOD_NAMES.get(m, m.replace('widths-scratch-', 'widths of ')
+                                + ', from random init')
+        if m.startswith('widths-'):
+            vs = _pair(runs, 'widths-scratch-' + PAS, m, target)
+        else:
+            vs = _pair(runs, PAS, m, target)
+        widths = ' '.join(map(str, rs[0].get('widths') or [])) or '-'
+        lines.append(f'| {name} | {statistics.mean(acc):.2f} ± {sd:.2f} '
+                     f"({len(acc)}) | {'-' if m == PAS else vs} | "
+                     f'{widths} |')
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('sets', nargs='+',
                         help='LABEL=BENCH_OUT@TARGET[,TARGET...]')
+    parser.add_argument('--detail', action='store_true',
+                        help='every method of each set and target instead')
     args = parser.parse_args(argv)
+    if args.detail:
+        for s in args.sets:
+            label, rest = s.split('=', 1)
+            out, targets = rest.rsplit('@', 1)
+            for t in targets.split(','):
+                print(f'\n{label}, {float(t):.0%} of the MACs\n')
+                print('\n'.join(detail(out, float(t))))
+        return
     print('| set, MACs | seeds | PaS test top-1 | PaS - Torch-Pruning L2 '
           '| PaS - uniform | PaS - scratch | PaS widths - uniform widths, '
           'both from scratch | PaS widths - Torch-Pruning widths, both from '
