@@ -11,6 +11,7 @@ import torch
 from mmengine.registry import MODELS, init_default_scope
 from torch.utils.flop_counter import FlopCounterMode
 
+from pas_mm.budget.macs_counter import counted_attention
 from pas_mm.deploy.pipeline import export_verified
 from pas_mm.ops import raw_forward
 
@@ -63,7 +64,8 @@ def head_gates(model):
 
 
 def torch_macs(model, size):
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    with torch.no_grad(), counted_attention(), \
+            FlopCounterMode(display=False) as counter:
         raw_forward(model.eval(), torch.zeros(1, 3, size, size))
     return counter.get_total_flops() / 2
 
@@ -148,6 +150,23 @@ def test_swin_attention_matmuls_scale_with_kept_heads():
     gate = entries[0].gate
     with torch.no_grad():
         gate.weight[:1] = 0.
+    assert entries[0].macs(lambda g: g.num_kept()) == pytest.approx(
+        entries[0].full() * 2 / 3)
+
+
+def test_vit_attention_matmuls_are_counted_and_scale_with_heads():
+    """ViT's ``scaled_dot_product_attention`` counted as its two matmuls
+    (``q @ k^T``, ``attn @ v``: 2 * N^2 * embed_dims MACs, N = 16 patches
+    + the class token), which torch's fused CPU kernel hides from
+    ``FlopCounterMode``; a third of the heads pruned, a third less."""
+    model, size = build('vit')
+    entries = [e for e in model.counter.entries
+               if e.name.endswith('(attention matmuls)')]
+    assert len(entries) == 2
+    tokens = (size // 8) ** 2 + 1
+    assert entries[0].full() == 2 * tokens**2 * 48
+    with torch.no_grad():
+        entries[0].gate.weight[:1] = 0.
     assert entries[0].macs(lambda g: g.num_kept()) == pytest.approx(
         entries[0].full() * 2 / 3)
 

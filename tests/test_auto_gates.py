@@ -24,6 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from pas_mm.deploy import count_macs
 from pas_mm.deploy.pipeline import DeployError, export_verified
+from pas_mm.budget.macs_counter import counted_attention
 from pas_mm.errors import PaSConfigError
 from pas_mm.ops import raw_forward
 
@@ -89,7 +90,8 @@ def prune_a_third(model):
 def torch_flop_counter_macs(model, shape) -> float:
     """Half the FLOPs torch's FlopCounterMode counts in the raw forward
     (batch 1, ``shape`` = (C, H, W))."""
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    with torch.no_grad(), counted_attention(), \
+            FlopCounterMode(display=False) as counter:
         raw_forward(model.eval(), torch.zeros(1, *shape))
     return counter.get_total_flops() / 2
 

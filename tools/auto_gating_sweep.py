@@ -116,8 +116,9 @@ def runs_at(arch, size: int) -> bool:
 
 
 def randomize(model) -> None:
-    """Random BatchNorm statistics and affine parameters (so that they
-    matter), a third of every gate pruned, gates fixed."""
+    """Random BatchNorm statistics and affine parameters, random attention
+    bias tables (so that they matter), a third of every gate pruned, gates
+    fixed."""
     import torch
     from torch.nn.modules.batchnorm import _BatchNorm
     g = torch.Generator().manual_seed(0)
@@ -130,6 +131,12 @@ def randomize(model) -> None:
                 if m.affine:
                     m.weight.copy_(torch.rand(n, generator=g) + 0.5)
                     m.bias.copy_(torch.rand(n, generator=g) - 0.5)
+        # per-head tables the stock init leaves at 0 (a wrong slice of
+        # them would not show)
+        for n, p in model.named_parameters():
+            if n.endswith(('relative_position_bias_table', 'q_bias',
+                           'v_bias')):
+                p.copy_(torch.randn(p.shape, generator=g))
         for gate in model.gates().values():
             gate.weight[::3] = 0.
     model.fix_gates()
@@ -140,8 +147,10 @@ def torch_macs(model, size: int) -> float:
     """Half the FLOPs of torch's FlopCounterMode in the raw forward."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
+    from pas_mm.budget.macs_counter import counted_attention
     from pas_mm.ops import raw_forward
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    with torch.no_grad(), counted_attention(), \
+            FlopCounterMode(display=False) as counter:
         raw_forward(model.eval(), torch.zeros(1, 3, size, size))
     return counter.get_total_flops() / 2
 

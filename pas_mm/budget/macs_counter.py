@@ -11,6 +11,7 @@ channel counts come from the DBC gates before and after each layer, so the
 total is differentiable in the gate weights through the straight-through
 estimator.
 """
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import (Callable, Dict, Iterable, List, Optional, Sequence,
@@ -27,6 +28,15 @@ from .losses.macs_loss import format_macs
 GatePair = Tuple[Optional[DBCGate], Optional[DBCGate]]
 # the layers counted (and pruned)
 LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+
+
+def counted_attention():
+    """A context in which ``F.scaled_dot_product_attention`` runs its math
+    backend: torch's ``FlopCounterMode`` counts no FLOPs for the fused CPU
+    kernel (torch 2.13), but counts the math backend's two matmuls. MACs
+    of attention are counted, by pas_mm and by torch, inside it."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    return sdpa_kernel(SDPBackend.MATH)
 
 # Modules that keep channel c of their input in channel c of their output.
 CHANNELWISE = ('GlobalAveragePooling', 'AdaptiveAvgPool2d', 'AvgPool2d',

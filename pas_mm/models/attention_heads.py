@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..budget.macs_counter import LAYERS, MACsCounter
+from ..budget.macs_counter import LAYERS, MACsCounter, counted_attention
 from ..errors import PaSConfigError
 from ..ops import DBCGate
 from .graph_gates import (AutoGates, ChannelGroup, ConstantMACsEntry,
@@ -350,7 +350,7 @@ def head_counter(counter: MACsCounter, model: nn.Module,
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), flops:
+        with torch.no_grad(), counted_attention(), flops:
             run()
     finally:
         flops.remove()

@@ -34,7 +34,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..errors import PaSConfigError
 from ..ops import DBCGate
-from ..budget.macs_counter import LAYERS, MACsCounter, _tensors
+from ..budget.macs_counter import (LAYERS, MACsCounter, _tensors,
+                                   counted_attention)
 from .channel_groups import (ChannelGrouper, ShapeRecorder,
                              concat_sizes_from)
 
@@ -585,7 +586,7 @@ def graph_counter(model: nn.Module, run: Callable[[], object],
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), other:
+        with torch.no_grad(), counted_attention(), other:
             run()
     finally:
         other.remove()
