@@ -475,11 +475,14 @@ def test_vit_mlp_widths_and_heads_gated_counted_and_deployed_exactly(
 
 def test_yolox_traces_and_deploys_exactly(tmp_path):
     """YOLOX's Focus concatenates image slices Torch-Pruning cannot size
-    (it failed with int + None): now traced, gated and deployed."""
+    (it failed with int + None): now traced, gated, searched (one step of
+    the task + MACs losses reaches every gate) and deployed."""
+    from test_detectors import SIZE, train_batch
     cfg = stock_cfg('mmdet', 'yolox/yolox_tiny_8xb8-300e_coco.py', tmp_path)
     torch.manual_seed(0)
-    model = auto_model(cfg.model, (3, 64, 64), 'mmdet')
+    model = auto_model(cfg.model, (3, SIZE, SIZE), 'mmdet')
     assert len(model.auto_gates.groups) == 67
+    search_step(model, train_batch())
     prune_a_third(model)
     deploys_as_torch_counts(model)
 
