@@ -111,3 +111,28 @@ def test_to_dtype_moves_a_modules_own_dtype_attribute():
     assert m.dtype == torch.float64 and m.proj.weight.dtype == torch.float64
     assert m(torch.zeros(1, 2, 3, 3, dtype=torch.float64)).dtype == \
         torch.float64
+
+
+def test_build_deployed_loads_strictly_but_lets_a_load_hook_drop_keys():
+    """Swin-v2's load pre-hook deletes the relative position index it
+    re-creates: given keys a model's own hook removes do not fail the
+    load (they crashed the deploy); a key missing from the state does."""
+    from pas_mm.deploy.export import build_deployed
+
+    @MODELS.register_module(force=True)
+    class IndexNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(2, 2, 1)
+            self.register_buffer('index', torch.arange(4))
+            self._register_load_state_dict_pre_hook(self._drop_index)
+
+        def _drop_index(self, state_dict, prefix, *args):
+            state_dict.pop(prefix + 'index', None)
+
+    state = IndexNet().state_dict()
+    assert build_deployed(dict(type='IndexNet'), state).index.tolist() == [
+        0, 1, 2, 3]
+    del state['conv.bias']
+    with pytest.raises(RuntimeError, match=r"missing keys \['conv.bias'\]"):
+        build_deployed(dict(type='IndexNet'), state)

@@ -241,7 +241,14 @@ def build_deployed(cfg: dict, state: Dict[str, torch.Tensor]):
     deployed = MODELS.build(copy.deepcopy(cfg))
     dtype = next((v.dtype for v in state.values() if v.is_floating_point()),
                  torch.float32)
-    to_dtype(deployed, dtype).load_state_dict(state, strict=True)
+    result = to_dtype(deployed, dtype).load_state_dict(state, strict=False)
+    # strict, except for keys given that the model's own load hook removes
+    # (Swin-v2 re-creates its relative position index and coords table)
+    missing = [k for k in result.missing_keys if k not in state]
+    if missing or result.unexpected_keys:
+        raise RuntimeError(
+            f'deployed model: missing keys {missing[:5]}, unexpected keys '
+            f'{result.unexpected_keys[:5]}')
     return deployed.eval()
 
 
