@@ -72,32 +72,46 @@ class ShapeRecorder(TorchFunctionMode):
 
 
 @contextmanager
-def concat_sizes_from(recorder: ShapeRecorder):
-    """Torch-Pruning 1.6.1 sums the channels of a concatenation's inputs
-    and fails (``int + None``) where it cannot infer one (YOLOX's Focus
-    concatenates slices of the image): inside this context the recorded
-    input sizes along the concatenated dim are given to it first, and a
-    concatenation it still cannot map keeps no mapping (the group
-    reaching it is tainted, :meth:`ChannelGrouper.taint`)."""
-    from torch_pruning.dependency import index_mapping
-    original = index_mapping.update_concat_index_mapping
+def torch_pruning_fixes(recorder: ShapeRecorder):
+    """Two index mappings Torch-Pruning 1.6.1 fails to build, mended
+    inside this context:
 
-    def update(graph, node):
+    * a concatenation: it sums its inputs' channels and fails (``int +
+      None``) where it cannot infer one (YOLOX's Focus concatenates slices
+      of the image): the recorded input sizes along the concatenated dim
+      are given to it first, and one it still cannot map keeps no mapping
+      (the group reaching it is tainted, :meth:`ChannelGrouper.taint`);
+    * a reshape to or from an empty tensor (SAM's window attention pads by
+      0): it divides by the 0 channels (``ZeroDivisionError``); such a
+      reshape keeps no mapping (its channels move: tainted too)."""
+    from torch_pruning.dependency import index_mapping
+    concat = index_mapping.update_concat_index_mapping
+    reshape = index_mapping.update_reshape_index_mapping
+
+    def update_concat(graph, node):
         dim = getattr(node.grad_fn, '_saved_dim', None)
         shapes = [recorder.shapes.get(n.grad_fn) for n in node.inputs]
         if node.module.concat_sizes is None and isinstance(dim, int) and \
                 all(s is not None and len(s) > dim for s in shapes):
             node.module.concat_sizes = [s[dim] for s in shapes]
         try:
-            original(graph, node)
+            concat(graph, node)
         except TypeError:
             node.module.offsets = None
 
-    index_mapping.update_concat_index_mapping = update
+    def update_reshape(graph, node):
+        try:
+            reshape(graph, node)
+        except ZeroDivisionError:
+            pass
+
+    index_mapping.update_concat_index_mapping = update_concat
+    index_mapping.update_reshape_index_mapping = update_reshape
     try:
         yield
     finally:
-        index_mapping.update_concat_index_mapping = original
+        index_mapping.update_concat_index_mapping = concat
+        index_mapping.update_reshape_index_mapping = reshape
 
 
 def channel_dim(shape: Tuple[int, ...]) -> Optional[int]:

@@ -37,7 +37,7 @@ from ..ops import DBCGate
 from ..budget.macs_counter import (LAYERS, MACsCounter, _tensors,
                                    counted_attention)
 from .channel_groups import (ChannelGrouper, ShapeRecorder,
-                             concat_sizes_from)
+                             torch_pruning_fixes)
 
 CROSS_CHANNEL_NORMS = (nn.LayerNorm, nn.GroupNorm,
                        nn.modules.instancenorm._InstanceNorm)
@@ -399,7 +399,7 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
               if _width_attr(m)]
     was_training = model.training
     try:
-        with torch.enable_grad(), concat_sizes_from(recorder):
+        with torch.enable_grad(), torch_pruning_fixes(recorder):
             # an input requiring grad: the graph follows autograd, which
             # would skip frozen layers (frozen_stages) before the first
             # trainable weight
