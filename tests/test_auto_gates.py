@@ -487,6 +487,24 @@ def test_yolox_traces_and_deploys_exactly(tmp_path):
     deploys_as_torch_counts(model)
 
 
+def test_detr_head_outputs_are_traced_gated_and_deployed(tmp_path):
+    """DETR-like detectors run ``_forward`` (transformer + head outputs);
+    raw_forward called the head on the backbone features and failed, so
+    DETR, DINO, Deformable DETR... were taken for stock models that do not
+    run. The ResNet backbone is gated, the LayerNorm streams are not."""
+    cfg = stock_cfg('mmdet', 'detr/detr_r18_8xb2-500e_coco.py', tmp_path)
+    torch.manual_seed(0)
+    model = auto_model(cfg.model, (3, 64, 64), 'mmdet')
+    out = raw_forward(model.architecture.eval(), torch.zeros(1, 3, 64, 64))
+    assert [tuple(t.shape) for t in out] == [(6, 1, 100, 81), (6, 1, 100, 4)]
+    assert any(r.endswith('normalizes across channels')
+               for _, r in model.auto_gates.skipped)
+    assert sum(g.root.startswith('backbone.') for g in
+               model.auto_gates.groups) >= 9
+    prune_a_third(model)
+    deploys_as_torch_counts(model)
+
+
 def test_internal_error_names_the_module_and_the_option(tmp_path,
                                                         monkeypatch):
     from pas_mm.models import graph_gates

@@ -20,13 +20,13 @@ results file.
     python tools/auto_gating_sweep.py --one mmdet::yolox/yolox_tiny_8xb8-300e_coco.py
 """
 import argparse
+import copy
 import glob
 import json
 import os
 import os.path as osp
 import re
 import sys
-import tempfile
 import time
 import traceback
 
@@ -76,18 +76,35 @@ def size_key(path: str):
 
 
 def stock_configs():
+    """The smallest config of every folder that defines a model (mmdet's
+    ``common/`` holds only schedules; a TTA config holds no model)."""
     for scope in ('mmpretrain', 'mmdet'):
         for folder, files in folders(scope):
-            yield f'{scope}::{min(files, key=size_key)}'
+            config = next((f'{scope}::{f}' for f in sorted(files, key=size_key)
+                           if defines_model(f'{scope}::{f}')), None)
+            if config is not None:
+                yield config
+
+
+def defines_model(config: str) -> bool:
+    """The config has a ``model`` with a type (one that does not load
+    counts as a model, so the sweep reports why)."""
+    try:
+        return bool((load(config).get('model') or {}).get('type'))
+    except Exception:
+        return True
 
 
 def load(config: str):
+    """A package config (``scope::relative/path.py``) read from its file,
+    as its own type (a lazy-import config cannot be a ``_base_`` of a
+    plain one; a folder named ``gn+ws`` is no valid ``scope::`` path)."""
+    import importlib
+
     from mmengine.config import Config
-    with tempfile.TemporaryDirectory() as tmp:
-        path = osp.join(tmp, 'cfg.py')
-        with open(path, 'w') as f:
-            f.write(f"_base_ = ['{config}']\n")
-        return Config.fromfile(path)
+    scope, rel = config.split('::')
+    pkg = osp.dirname(importlib.import_module(scope).__file__)
+    return Config.fromfile(osp.join(pkg, '.mim', 'configs', rel))
 
 
 def stock_size(cfg) -> int:
@@ -174,7 +191,7 @@ def one(config: str) -> dict:
         arch_cfg = cfg.model
         if scope == 'mmdet' and 'rpn' in (arch_cfg.get('test_cfg') or {}):
             arch_cfg.test_cfg.rpn.max_per_img = 100  # RoIs per image
-        arch = MODELS.build(arch_cfg.copy())
+        arch = MODELS.build(copy.deepcopy(arch_cfg))  # DETR edits its cfg
         kind = ('detector' if scope == 'mmdet' else 'classifier')
         sizes = ((SMALL['classifier'], stock_size(cfg))
                  if kind == 'classifier' else DETECTOR_SIZES)

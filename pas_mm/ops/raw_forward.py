@@ -74,8 +74,10 @@ def raw_forward(model: nn.Module, inputs: torch.Tensor,
                 training_branches: bool = False):
     """Network outputs before any post-processing.
 
-    Classifiers: ``model(inputs, mode='tensor')`` (logits). mmdet
-    detectors: every conv that runs at inference, without NMS or other
+    Classifiers: ``model(inputs, mode='tensor')`` (logits). mmdet's
+    DETR-like detectors (``forward_transformer``): their ``_forward``, the
+    head's raw outputs. Other mmdet detectors: every conv that runs at
+    inference, without NMS or other
     post-processing: the neck features; the dense heads' raw outputs (RPN,
     ``bbox_head``); a two-stage RoI head on :func:`fixed_proposals`
     (``test_cfg.rpn.max_per_img`` per image; mmdet's RoI head runs its mask
@@ -91,6 +93,8 @@ def raw_forward(model: nn.Module, inputs: torch.Tensor,
     """
     if not any(hasattr(model, h) for h in DETECTOR_HEADS):
         return model(inputs, mode='tensor')
+    if hasattr(model, 'forward_transformer'):  # DETR, DINO...: head outputs
+        return model._forward(inputs, detector_data_samples(inputs))
     feats = model.extract_feat(inputs)
     outs = []
     if getattr(model, 'rpn_head', None) is not None:
