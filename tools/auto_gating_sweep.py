@@ -29,6 +29,7 @@ import re
 import sys
 import time
 import traceback
+from typing import Optional
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SMALL = {'classifier': 64, 'detector': 128}
@@ -120,16 +121,17 @@ def stock_size(cfg) -> int:
     return 224
 
 
-def runs_at(arch, size: int) -> bool:
-    """The stock model's raw forward runs at ``size`` x ``size``."""
+def run_error(arch, size: int) -> Optional[str]:
+    """Why the stock model's raw forward fails at ``size`` x ``size``
+    (its first line), None where it runs."""
     import torch
     from pas_mm.ops import raw_forward
     try:
         with torch.no_grad():
             raw_forward(arch.eval(), torch.zeros(1, 3, size, size))
-        return True
-    except Exception:
-        return False
+        return None
+    except Exception as e:
+        return f'{type(e).__name__}: {e}'.strip().splitlines()[0][:160]
 
 
 def randomize(model) -> None:
@@ -195,10 +197,15 @@ def one(config: str) -> dict:
         kind = ('detector' if scope == 'mmdet' else 'classifier')
         sizes = ((SMALL['classifier'], stock_size(cfg))
                  if kind == 'classifier' else DETECTOR_SIZES)
-        size = next((s for s in sizes if runs_at(arch, s)), None)
+        size = error = None
+        for s in sizes:
+            error = run_error(arch, s)
+            if error is None:
+                size = s
+                break
         if size is None:
             raise RuntimeError(f'the stock {type(arch).__name__} does not '
-                               f'run at {sizes}')
+                               f'run at {sizes} ({error})')
         del arch
     except Exception as e:
         row.update(status='unavailable',
