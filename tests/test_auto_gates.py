@@ -257,6 +257,47 @@ def test_divergent_layer_search_leaves_a_shared_module_call_alone():
         export_verified(model)
 
 
+class FixedWidthReader(nn.Module):
+    """Copies its input into a buffer of a width it holds (as an mmdet RoI
+    extractor allocates ``out_channels``), an op the graph takes for
+    element-wise."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.width = width
+
+    def forward(self, x):
+        return x.new_zeros(x.shape[0], self.width, *x.shape[2:]).copy_(x)
+
+
+@MODELS.register_module(force=True)
+class FixedWidthNet(ChannelMeanNet):
+
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.reader = FixedWidthReader(8)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = torch.relu(self.bn(self.conv1(inputs)))
+        return self.conv2(self.reader(x)).mean((2, 3))
+
+
+def test_deployed_model_that_does_not_run_is_refused_naming_the_module():
+    """A layer holding the old width makes the deployed model fail: one
+    line naming it (the innermost module in the error's traceback), not
+    the traceback (Libra R-CNN's RoI extractor crashed the sweep)."""
+    model = auto_model(dict(type='FixedWidthNet'), (3, 8, 8), 'mmpretrain')
+    gate, = model.gates().values()
+    gate.fix(torch.arange(8) % 2 == 0)
+    model.eval()
+    with pytest.raises(DeployError, match=(
+            r'^the deployed model does not run \(RuntimeError in reader '
+            r'\(FixedWidthReader\): .*\): a layer there reads a width '
+            r'pas_mm did not narrow; list it in PaSModel\(ignored=\[\.\.\.'
+            r'\]\); nothing written$')):
+        export_verified(model)
+
+
 class ChannelScale(nn.Module):
     """A per-channel weight in a module no Torch-Pruning handler knows."""
 

@@ -19,8 +19,8 @@ from ..budget import format_macs
 from .export import build_deployed, export_deploy, to_dtype
 from .onnx_export import OnnxError, export_onnx
 from .output import check_out_dir, staged_out_dir
-from .verify import (count_macs, count_params, first_divergent_layer,
-                     max_abs_diff, measure_latency)
+from .verify import (count_macs, count_params, failing_module,
+                     first_divergent_layer, max_abs_diff, measure_latency)
 
 
 # config model type -> its own deploy step, for models that are not a
@@ -122,9 +122,17 @@ def export_verified(model: PaSModel, atol: float = 1e-4
     inputs = torch.randn(2, *model.input_shape,
                          generator=torch.Generator().manual_seed(0)).to(device)
     with torch.no_grad():
-        exact_diff = max_abs_diff(
-            raw_forward(model64.architecture, inputs.double()),
-            raw_forward(deployed64, inputs.double()))
+        gated_out = raw_forward(model64.architecture, inputs.double())
+        try:
+            deployed_out = raw_forward(deployed64, inputs.double())
+        except Exception as e:
+            reason = (str(e).strip() or ' ').splitlines()[0][:200]
+            raise DeployError(
+                f'the deployed model does not run ({type(e).__name__} in '
+                f'{failing_module(e, deployed64)}: {reason}): a layer there '
+                'reads a width pas_mm did not narrow; list it in '
+                'PaSModel(ignored=[...]); nothing written') from e
+        exact_diff = max_abs_diff(gated_out, deployed_out)
     if not exact_diff <= atol:
         where = ''
         auto = model64.auto_gates

@@ -84,6 +84,22 @@ def first_divergent_layer(gated: nn.Module, deployed: nn.Module,
     return None
 
 
+def failing_module(error: BaseException, model: nn.Module) -> str:
+    """The innermost module of ``model`` in whose code ``error`` was
+    raised, as ``'path (Type)'`` (``'the model'`` if none)."""
+    names = {id(m): n for n, m in model.named_modules()}
+    tb, found = error.__traceback__, None
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get('self')
+        if isinstance(owner, nn.Module) and id(owner) in names:
+            found = owner
+        tb = tb.tb_next
+    if found is None:
+        return 'the model'
+    path = names[id(found)] or type(found).__name__
+    return f'{path} ({type(found).__name__})'
+
+
 def count_macs(model: nn.Module, input_shape) -> float:
     """Conv + FC MACs of one deploy-time forward (batch 1, ``(C, H, W)``)."""
     x = torch.zeros(1, *input_shape)

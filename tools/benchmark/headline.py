@@ -89,7 +89,8 @@ def detail(out: str, target: float) -> List[str]:
             vs = _pair(runs, PAS, m, target)
         widths = ' '.join(map(str, rs[0].get('widths') or [])) or '-'
         lines.append(f'| {name} | {statistics.mean(acc):.2f} ± {sd:.2f} '
-                     f"({len(acc)}) | {'-' if m == PAS else vs} | "
+                     f"({len(acc)}) | "
+                     f"{'-' if m in (PAS, 'widths-scratch-' + PAS) else vs} | "
                      f'{widths} |')
     return lines
 

@@ -23,3 +23,8 @@ $RUN --seeds 0 1 2 3 4 --targets 0.1 --methods pas-cost pas-fast-cost
 $RUN --seeds 0 1 2 3 4 --targets 0.3 --methods pas-fast-cost uniform-fast tp-magnitude-res-fast scratch pas-cost
 $RUN --seeds 0 1 2 3 4 --targets 0.3 --methods pas-fast pas
 python tools/benchmark/report.py --out $OUT
+# 2026-12-07: the value-per-cost search (shipped defaults) at both targets,
+# then its widths from random init (the scratch recipe) at 10%
+$RUN --seeds 0 1 2 3 4 --targets 0.1 0.3 --methods pas-fast-vc
+$RUN --seeds 0 1 2 3 4 --targets 0.1 --methods pas-fast-vc --widths-scratch-of pas-fast-vc
+python tools/benchmark/headline.py --detail "MNIST=$OUT@0.3,0.1"
