@@ -323,6 +323,9 @@ def sweep(out: str, configs, timeout: int) -> None:
 def table(path: str) -> str:
     with open(path) as f:
         rows = [json.loads(line) for line in f if line.strip()]
+    # mmpretrain first, then mmdet, each by config path
+    rows.sort(key=lambda r: (not r['config'].startswith('mmpretrain'),
+                             r['config']))
     counts = {}
     for r in rows:
         counts[r['status']] = counts.get(r['status'], 0) + 1
