@@ -67,18 +67,22 @@ def rows(label: str, out: str, targets: List[float]) -> List[str]:
 
 
 def detail(out: str, target: float) -> List[str]:
-    """Every method at ``target``: test top-1, PaS minus it (paired), the
-    widths of seed 0 (or the smallest seed)."""
+    """Every method at ``target`` on PaS's seeds: test top-1, PaS minus it
+    (paired), the widths of the first seed."""
     runs = load_runs(out)
     runs += [dict(r, method='widths-scratch-uniform') for r in runs
              if r['method'] == 'scratch']
     lines = ['| method | test top-1 | PaS - it, paired 95% CI (won) | '
              'widths (first seed) |', '|---|---|---|---|']
+    seeds = {r['seed'] for r in runs if r['method'] == PAS
+             and r['target'] == target}
     methods = sorted({r['method'] for r in runs if r['target'] == target})
     methods.sort(key=lambda m: (m.startswith('widths-'), m != PAS))
     for m in methods:
-        rs = sorted((r for r in runs if r['method'] == m
-                     and r['target'] == target), key=lambda r: r['seed'])
+        rs = sorted((r for r in runs if r['method'] == m and r['target'] ==
+                     target and r['seed'] in seeds), key=lambda r: r['seed'])
+        if not rs:
+            continue
         acc = [r['acc_test'] for r in rs]
         sd = statistics.stdev(acc) if len(acc) > 1 else 0.
         name = METHOD_NAMES.get(m, m.replace('widths-scratch-', 'widths of ')

@@ -30,3 +30,10 @@ $RUN --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $PRE/
 # all eight seeds, from the same pre-trained nets
 $RUN --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $PRE/p10 --seeds 0 1 2 3 4 5 6 7 --targets 0.05 --methods pas-fast-cost uniform-fast tp-magnitude-res-fast scratch pas-cost
 python tools/benchmark/report.py --out $PRE/p10
+# 2026-12-07: the value-per-cost search (shipped defaults) at 5%, seeds 0-4,
+# with Torch-Pruning and uniform width again from the same (re-trained)
+# pre-trained nets, and its widths from random init; runs in vc128/runs
+VC=$PRE/vc
+bash tools/benchmark/restore_runs.sh docs/benchmark/elpv_v2/vc128 $VC
+$RUN --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $VC --seeds 0 1 2 3 4 --targets 0.05 --methods pas-fast-vc tp-magnitude-res-fast uniform-fast --widths-scratch-of pas-fast-vc
+python tools/benchmark/headline.py --detail "ELPV=$VC@0.05"
