@@ -241,7 +241,10 @@ def one(config: str) -> dict:
         randomize(model)
         _, _, deployed, diffs = export_verified(model)
         row.update(status='built', stage='done',
-                   deploy_diff=diffs['max_abs_diff_float64'],
+                   deploy_diff=(diffs['max_abs_diff_float64'] if
+                                diffs['max_abs_diff_float64'] is not None
+                                else diffs['max_abs_diff']),
+                   checked_in=diffs['checked_in'],
                    macs_kept=model.counter.kept_macs(),
                    macs_torch=torch_macs(deployed, size))
         row['macs_rel_err'] = abs(row['macs_kept'] - row['macs_torch']) / max(
@@ -343,7 +346,10 @@ def table(path: str) -> str:
             result += ': ' + r['reason'].replace('|', '/')[:160]
         elif r.get('skip_reasons'):
             result += ' (not gated: ' + ', '.join(r['skip_reasons']) + ')'
-        diff = (f"{r['deploy_diff']:.1e}" if 'deploy_diff' in r else '')
+        diff = (f"{r['deploy_diff']:.1e}" if r.get('deploy_diff') is not
+                None else '')
+        if r.get('checked_in') == 'float32':  # cannot run in float64
+            diff += ' (float32)'
         macs = (f"{100 * r['macs_rel_err']:.2f}%" if 'macs_rel_err' in r
                 else '')
         skipped = (f"{r['outputs']} / {r['skipped'] - r['outputs']}"
