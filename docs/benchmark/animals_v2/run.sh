@@ -68,3 +68,5 @@ $RUNVC --seeds $(seq 0 19) --targets 0.1 --methods pas-fast-vc
 $RUNVC --seeds $(seq 0 19) --targets 0.15 --methods pas-fast-vc
 $RUNVC --seeds 0 1 2 --targets 0.1 --methods pas-fast-vc tp-magnitude-res-fast --widths-scratch-of pas-fast-vc tp-magnitude-res-fast
 python tools/benchmark/report.py --out $PRE/p20
+# 2026-12-07: PaS widths from random init, seeds 3-4 (5 in all)
+$RUNVC --seeds 3 4 --targets 0.1 --methods pas-fast-vc --widths-scratch-of pas-fast-vc
