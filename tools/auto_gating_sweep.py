@@ -191,7 +191,7 @@ def one(config: str) -> dict:
         init_default_scope(scope)
         cfg = load(config)
         arch_cfg = cfg.model
-        if scope == 'mmdet' and 'rpn' in (arch_cfg.get('test_cfg') or {}):
+        if scope == 'mmdet' and (arch_cfg.get('test_cfg') or {}).get('rpn'):
             arch_cfg.test_cfg.rpn.max_per_img = 100  # RoIs per image
         arch = MODELS.build(copy.deepcopy(arch_cfg))  # DETR edits its cfg
         kind = ('detector' if scope == 'mmdet' else 'classifier')
