@@ -298,6 +298,37 @@ def test_deployed_model_that_does_not_run_is_refused_naming_the_module():
         export_verified(model)
 
 
+@MODELS.register_module(force=True)
+class Float32PositionNet(ChannelMeanNet):
+    """Adds a learned map of a float32 tensor it builds itself (as XCiT's
+    and Conditional DETR's position encodings do): it cannot run in
+    float64."""
+
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.pos_proj = nn.Conv2d(4, 4, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = torch.relu(self.bn(self.conv1(inputs)))
+        pos = self.pos_proj(torch.ones(1, 4, 1, 1, dtype=torch.float32))
+        return self.conv2(x).mean((2, 3)) + pos.flatten(1)
+
+
+def test_model_that_cannot_run_in_float64_is_checked_in_float32():
+    """The deploy check falls back to float32 (atol times the largest
+    output) and says so; it crashed with 'Input type (float) and bias type
+    (double)'."""
+    model = auto_model(dict(type='Float32PositionNet'), (3, 8, 8),
+                       'mmpretrain')
+    gate, = model.gates().values()
+    gate.fix(torch.arange(8) % 2 == 0)
+    model.eval()
+    _, _, _, diffs = export_verified(model)
+    assert diffs['checked_in'] == 'float32'
+    assert diffs['max_abs_diff_float64'] is None
+    assert diffs['max_abs_diff'] <= 1e-5
+
+
 class ChannelScale(nn.Module):
     """A per-channel weight in a module no Torch-Pruning handler knows."""
 
