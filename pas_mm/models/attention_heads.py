@@ -36,11 +36,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..budget.macs_counter import LAYERS, MACsCounter, counted_attention
+from ..budget.macs_counter import LAYERS, MACsCounter
 from ..errors import PaSConfigError
 from ..ops import DBCGate
 from .graph_gates import (AutoGates, ChannelGroup, ConstantMACsEntry,
-                          InputMask, MaskIndex, OtherOpsFlops)
+                          InputMask, MaskIndex, OtherOpsFlops,
+                          count_other_ops)
 
 
 def _window_msa_forward(self, x, mask=None):
@@ -346,15 +347,7 @@ def head_counter(counter: MACsCounter, model: nn.Module,
         return counter
     skip = [m for m in model.modules()
             if isinstance(m, LAYERS) or m in set(ignored)]
-    flops = _ScopedFlops(skip, heads)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), counted_attention(), flops:
-            run()
-    finally:
-        flops.remove()
-        model.train(was_training)
+    flops = count_other_ops(model, run, _ScopedFlops(skip, heads))
     entries = [e for e in counter.entries
                if not isinstance(e, ConstantMACsEntry)]
     entries += [HeadMACsEntry(f'{h.path} (attention matmuls)',

@@ -564,6 +564,21 @@ class OtherOpsFlops(TorchDispatchMode):
         return out
 
 
+def count_other_ops(model: nn.Module, run: Callable[[], object],
+                    mode: 'OtherOpsFlops') -> 'OtherOpsFlops':
+    """``run()`` once in eval mode under ``mode`` (attention through its
+    math backend), its hooks removed and the training flag restored."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), counted_attention(), mode:
+            run()
+    finally:
+        mode.remove()
+        model.train(was_training)
+    return mode
+
+
 def graph_counter(model: nn.Module, run: Callable[[], object],
                   auto: AutoGates,
                   ignored: Iterable[nn.Module] = ()) -> MACsCounter:
@@ -582,15 +597,7 @@ def graph_counter(model: nn.Module, run: Callable[[], object],
             auto.dims.get((e.name, 'out')), m, e.in_shapes))
     skip = [m for m in model.modules()
             if isinstance(m, LAYERS) or m in set(ignored)]
-    other = OtherOpsFlops(skip)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), counted_attention(), other:
-            run()
-    finally:
-        other.remove()
-        model.train(was_training)
+    other = count_other_ops(model, run, OtherOpsFlops(skip))
     if other.flops:
         entries.append(ConstantMACsEntry('other ops (matmuls)',
                                          other.flops / 2))
