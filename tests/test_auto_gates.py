@@ -591,7 +591,37 @@ def test_internal_error_names_the_module_and_the_option(tmp_path,
         auto_model(dict(type='ChannelFlipNet'), (3, 8, 8), 'mmpretrain')
 
 
-def test_sweep_one_config_and_resume(tmp_path):
+def test_index_mapping_that_loses_its_source_taints_the_group():
+    """A Torch-Pruning index mapping built for another pattern (GRoIE's
+    attention read as grouped-query attention, head_dim 0) either divides
+    by zero or returns indices without their source: the channels are
+    reported as lost (the group is then left ungated), not a crash."""
+    from types import SimpleNamespace
+
+    from torch_pruning import ops
+    from torch_pruning._helpers import _HybridIndex
+
+    from pas_mm.models.channel_groups import ChannelGrouper
+    grouper = ChannelGrouper.__new__(ChannelGrouper)
+    grouper.ops = ops
+    node = SimpleNamespace(type=ops.OPTYPE.RESHAPE)
+    where = [(node, None, 5), (node, None, 7)]
+
+    def dep(mapping):
+        return SimpleNamespace(index_mapping=[mapping], source=node,
+                               target=node)
+
+    assert grouper._map(dep(lambda idxs: [h.idx // 0 for h in idxs]), [0, 1],
+                        where) == [(5, None), (7, None)]
+    lost = grouper._map(dep(lambda idxs: [
+        _HybridIndex(idx=h.idx + 1, root_idx=None) for h in idxs]), [0, 1],
+        where)
+    assert lost == [(6, None), (8, None)]
+    kept = grouper._map(dep(lambda idxs: idxs), [0, 1], where)
+    assert kept == [(5, 0), (7, 1)]
+
+
+def test_sweep_one_config_and_resume(tmp_path, monkeypatch):
     """tools/auto_gating_sweep.py: one config's JSON line; a results file
     that holds a config skips it; the table counts the results."""
     sys.path.insert(0, osp.join(ROOT, 'tools'))
@@ -608,6 +638,15 @@ def test_sweep_one_config_and_resume(tmp_path):
     table = sweep.table(str(out))
     assert table.startswith(f"1 {row['status']} of 1;")
     assert 'resnet18_8xb32_in1k.py | 64 | built | 12 |' in table
+    # --redo: the named config runs again and its old row goes
+    other = dict(config='other.py', status='refused')
+    out.write_text(json.dumps(dict(row, build_s=999.0)) + '\n' +
+                   json.dumps(other) + '\n')
+    monkeypatch.setattr(sweep, 'run_one', lambda c, timeout: dict(row))
+    sweep.sweep(str(out), [config], timeout=1, redo=True)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r['config'] for r in rows] == ['other.py', config]
+    assert rows[1]['build_s'] == row['build_s'] != 999.0
 
 
 def test_sweep_child_time_out_and_crash_are_rows(monkeypatch):

@@ -168,6 +168,9 @@ def torch_macs(model, size: int) -> float:
     from torch.utils.flop_counter import FlopCounterMode
     from pas_mm.budget.macs_counter import counted_attention
     from pas_mm.ops import raw_forward
+    # its module tracker asserts on a view of a parameter taken under
+    # no_grad (Deformable DETR's query embedding): count without grads
+    model.requires_grad_(False)
     with torch.no_grad(), counted_attention(), \
             FlopCounterMode(display=False) as counter:
         raw_forward(model.eval(), torch.zeros(1, 3, size, size))
@@ -300,11 +303,17 @@ def run_one(config: str, timeout: int) -> dict:
                        reason=f'exit {proc.exitcode}')
 
 
-def sweep(out: str, configs, timeout: int) -> None:
+def sweep(out: str, configs, timeout: int, redo: bool = False) -> None:
     done = set()
     if osp.exists(out):
         with open(out) as f:
-            done = {json.loads(line)['config'] for line in f if line.strip()}
+            rows = [line for line in f if line.strip()]
+        if redo:  # run ``configs`` again: their old rows go
+            rows = [r for r in rows if json.loads(r)['config'] not in configs]
+            with open(out + '.tmp', 'w') as f:
+                f.writelines(rows)
+            os.replace(out + '.tmp', out)
+        done = {json.loads(r)['config'] for r in rows}
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     sys.path.insert(0, ROOT)
     import mmdet.models  # noqa: F401  (imported once, forked per config)
@@ -371,8 +380,13 @@ def main():
                         help='print the configs the sweep takes')
     parser.add_argument('--timeout', type=int, default=TIMEOUT_S,
                         help='seconds per config (default %(default)s)')
+    parser.add_argument('--redo', action='store_true',
+                        help='run the named configs again, replacing their '
+                        'rows in --out')
     parser.add_argument('configs', nargs='*', help='instead of every folder')
     args = parser.parse_args()
+    if args.redo and not (args.out and args.configs):
+        parser.error('--redo needs --out and the configs to run again')
     if args.one:
         print(json.dumps(one(args.one)), flush=True)
     elif args.table:
@@ -380,7 +394,8 @@ def main():
     elif args.list:
         print('\n'.join(stock_configs()))
     elif args.out:
-        sweep(args.out, args.configs or list(stock_configs()), args.timeout)
+        sweep(args.out, args.configs or list(stock_configs()), args.timeout,
+              args.redo)
     else:
         parser.error('--out, --one, --table or --list')
 

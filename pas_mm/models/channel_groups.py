@@ -351,6 +351,11 @@ class ChannelGrouper:
                     if reason is not None and groups[gi].taint is None:
                         groups[gi].taint = reason
                     mapped = self._map(dep, ids, where)
+                    if any(e is None for _, e in mapped):
+                        groups[gi].taint = groups[gi].taint or self._say(
+                            target, 'an index mapping that loses which '
+                            'channel an index came from')
+                        mapped = [(i, e) for i, e in mapped if e is not None]
                     limit = self.width(target, dep.handler)
                     if limit is not None and any(i >= limit for i, _ in mapped):
                         groups[gi].taint = groups[gi].taint or self._say(
@@ -403,7 +408,8 @@ class ChannelGrouper:
 
     def _map(self, dep, ids: List[int], where) -> List[Tuple[int, int]]:
         """(target index, source element) of each source element that the
-        dependency's index mappings carry over."""
+        dependency's index mappings carry over (source None: the mapping
+        lost it)."""
         mappings = [f for f in dep.index_mapping if f is not None]
         if not mappings or (dep.source.type in (self.ops.OPTYPE.CONCAT,
                                                 self.ops.OPTYPE.SPLIT)
@@ -414,8 +420,11 @@ class ChannelGrouper:
             return [(where[e][2], e) for e in ids]
         from torch_pruning._helpers import _HybridIndex
         idxs = [_HybridIndex(idx=where[e][2], root_idx=e) for e in ids]
-        for f in mappings:
-            idxs = f(idxs)
+        try:
+            for f in mappings:
+                idxs = f(idxs)
+        except ArithmeticError:  # a mapping built for another pattern
+            return [(where[e][2], None) for e in ids]  # (GQA's, head_dim 0)
         return [(h.idx, h.root_idx) for h in idxs]
 
     @staticmethod
