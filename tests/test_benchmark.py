@@ -356,3 +356,29 @@ def test_recipe_study_tables_finished_runs_without_training(tmp_path,
     with pytest.raises(SystemExit):
         recipe_study.main(['--bench', str(bench), '--variants', 'lw20'])
     assert "unknown --variants ['lw20']" in capsys.readouterr().err
+
+
+def test_headline_rows_of_a_named_pas_method_and_its_landing(tmp_path):
+    """headline.py: ``--pas`` picks the PaS rows (the first value-per-cost
+    runs are ``pas-fast-vc1``); ``--landing`` counts the searches whose
+    snap moved more than 1% of the full MACs."""
+    import headline
+    out = str(tmp_path)
+    for seed, (pas, tp, moved) in enumerate([(91.0, 90.0, 0.004),
+                                             (92.0, 90.5, 0.015),
+                                             (90.5, 90.0, 0.008)]):
+        fake_run(out, 'pas-fast-vc1', 0.1, seed, pas, 10.0)
+        fake_run(out, 'tp-magnitude-res-fast', 0.1, seed, tp, 10.0)
+        path = osp.join(out, 'runs', f'pas-fast-vc1-t0.1-s{seed}',
+                        'result.json')
+        r = json.load(open(path))
+        r['search'] = dict(snap=dict(moved=moved,
+                                     searched_ratio=0.1 + moved))
+        json.dump(r, open(path, 'w'))
+    row, = headline.rows('X', out, [0.1], pas='pas-fast-vc1')
+    # differences 1.0, 1.5, 0.5: mean 1.00, t_{0.975, 2} * 0.5 / sqrt(3)
+    assert row.startswith('| X 10% | 3 | 91.17 | +1.00 [-0.24, +2.24] '
+                          '(3/3) |'), row
+    assert headline.rows('X', out, [0.1])[0].startswith('| X 10% | 0 |')
+    assert headline.landing('X', out, 0.1, 'pas-fast-vc1') == (
+        '| X 10% | pas-fast-vc1 | 3 | 1 | 1.50 | +0.90 |')

@@ -76,7 +76,8 @@ def test_fisher_importance_is_the_mean_squared_per_sample_taylor_term():
 
 
 def test_multiplier_follows_the_distance_to_the_target():
-    loss = MACsLoss(0.5, loss_weight=2., multiplier_lr=3.)
+    loss = MACsLoss(0.5, loss_weight=2., multiplier_lr=3.,
+                    crossing_smoothing=1.)
     cost = torch.tensor(80.)
     assert float(loss(cost, 50., 100.)) == pytest.approx(2 * 0.3**2)
     assert float(loss.multiplier) == pytest.approx(0.9)
@@ -95,6 +96,26 @@ def test_multiplier_follows_the_distance_to_the_target():
     loss = MACsLoss(0.5, loss_weight=2., multiplier_lr=3., tol=0.01)
     assert float(loss(torch.tensor(50.9), 50., 100.)) == 0.
     assert float(loss.multiplier) == 0.
+
+
+def test_one_noisy_step_across_the_target_does_not_restart_the_multiplier():
+    """The multiplier restarts when ``r`` averaged over steps changes sign
+    (weight 0.1 per step by default), not at one step across the target:
+    10 steps at r = +0.02, one at -0.01, 10 at +0.02 keep the wind-up; at
+    ``crossing_smoothing=1`` (the old default) the noisy step restarts it."""
+    def run(**kwargs):
+        loss = MACsLoss(0.5, multiplier_lr=1., tol=0.005, **kwargs)
+        for r in [0.02] * 10 + [-0.01] + [0.02] * 10:
+            loss(torch.tensor(50. + 100 * r), 50., 100.)
+        return float(loss.multiplier)
+
+    assert run() == pytest.approx(20 * 0.02 - 0.01)
+    assert run(crossing_smoothing=1.) == pytest.approx(10 * 0.02)
+    # a lasting crossing restarts it: 30 steps below, then the push up
+    loss = MACsLoss(0.5, multiplier_lr=1., tol=0.005)
+    for r in [0.02] * 10 + [-0.01] * 30:
+        loss(torch.tensor(50. + 100 * r), 50., 100.)
+    assert -30 * 0.01 < float(loss.multiplier) < 0.
 
 
 def build(**macs_loss):
@@ -136,6 +157,7 @@ def test_default_floor_is_lowered_where_ungated_layers_need_the_room(
     (dict(gradient='half'), "gradient='half' must be one of"),
     (dict(floor=1.0), 'floor=1.0 must be in'),
     (dict(tol=-0.1), 'tol=-0.1 must be in'),
+    (dict(crossing_smoothing=0.), 'crossing_smoothing=0.0 must be in'),
 ])
 def test_bad_search_options(kwargs, message):
     with pytest.raises(PaSConfigError, match=message):

@@ -257,6 +257,8 @@ class PaSSearchHook(Hook):
         checkpoint['pas_search_state'] = dict(
             multiplier=None if model.macs_loss is None else
             float(model.macs_loss.multiplier),
+            smoothed=None if model.macs_loss is None else
+            float(model.macs_loss.smoothed),
             importance={n: g.importance.clone()
                         for n, g in model.gates().items()})
 
@@ -269,6 +271,7 @@ class PaSSearchHook(Hook):
         model = self.pas_model(runner)
         if model.macs_loss is not None and state['multiplier'] is not None:
             model.macs_loss.multiplier.fill_(state['multiplier'])
+            model.macs_loss.smoothed.fill_(state.get('smoothed', 0.0))
         for name, g in model.gates().items():
             if name in state['importance']:
                 g.importance.copy_(state['importance'][name])

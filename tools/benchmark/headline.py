@@ -50,23 +50,24 @@ def widths_runs(runs: List[dict]) -> List[dict]:
             or r['method'].startswith('widths-scratch-')]
 
 
-def rows(label: str, out: str, targets: List[float]) -> List[str]:
+def rows(label: str, out: str, targets: List[float],
+         pas: str = PAS) -> List[str]:
     runs = load_runs(out)
     lines = []
     for t in targets:
-        n = sum(r['method'] == PAS and r['target'] == t for r in runs)
-        cells = [f'{label} {t:.0%}', str(n), _mean(runs, PAS, t)]
-        cells += [_pair(runs, PAS, m, t) for _, m in AGAINST]
+        n = sum(r['method'] == pas and r['target'] == t for r in runs)
+        cells = [f'{label} {t:.0%}', str(n), _mean(runs, pas, t)]
+        cells += [_pair(runs, pas, m, t) for _, m in AGAINST]
         arch = widths_runs(runs)
-        cells += [_pair(arch, 'widths-scratch-' + PAS,
+        cells += [_pair(arch, 'widths-scratch-' + pas,
                         'widths-scratch-uniform', t),
-                  _pair(arch, 'widths-scratch-' + PAS,
+                  _pair(arch, 'widths-scratch-' + pas,
                         'widths-scratch-' + TP, t)]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return lines
 
 
-def detail(out: str, target: float) -> List[str]:
+def detail(out: str, target: float, pas: str = PAS) -> List[str]:
     """Every method at ``target`` on PaS's seeds: test top-1, PaS minus it
     (paired), the widths of the first seed."""
     runs = load_runs(out)
@@ -74,10 +75,10 @@ def detail(out: str, target: float) -> List[str]:
              if r['method'] == 'scratch']
     lines = ['| method | test top-1 | PaS - it, paired 95% CI (won) | '
              'widths (first seed) |', '|---|---|---|---|']
-    seeds = {r['seed'] for r in runs if r['method'] == PAS
+    seeds = {r['seed'] for r in runs if r['method'] == pas
              and r['target'] == target}
     methods = sorted({r['method'] for r in runs if r['target'] == target})
-    methods.sort(key=lambda m: (m.startswith('widths-'), m != PAS))
+    methods.sort(key=lambda m: (m.startswith('widths-'), m != pas))
     for m in methods:
         rs = sorted((r for r in runs if r['method'] == m and r['target'] ==
                      target and r['seed'] in seeds), key=lambda r: r['seed'])
@@ -88,15 +89,30 @@ def detail(out: str, target: float) -> List[str]:
         name = METHOD_NAMES.get(m, m.replace('widths-scratch-', 'widths of ')
                                 + ', from random init')
         if m.startswith('widths-'):
-            vs = _pair(runs, 'widths-scratch-' + PAS, m, target)
+            vs = _pair(runs, 'widths-scratch-' + pas, m, target)
         else:
-            vs = _pair(runs, PAS, m, target)
+            vs = _pair(runs, pas, m, target)
         widths = ' '.join(map(str, rs[0].get('widths') or [])) or '-'
         lines.append(f'| {name} | {statistics.mean(acc):.2f} ± {sd:.2f} '
                      f"({len(acc)}) | "
-                     f"{'-' if m in (PAS, 'widths-scratch-' + PAS) else vs} | "
+                     f"{'-' if m in (pas, 'widths-scratch-' + pas) else vs} | "
                      f'{widths} |')
     return lines
+
+
+def landing(label: str, out: str, target: float, pas: str) -> str:
+    """Where ``pas``'s searches ended: runs, how many the end-of-search
+    snap moved by more than 1% of the full MACs, the largest move, and the
+    mean distance of the search's end from the target (% of the full)."""
+    snaps = [r['search']['snap'] for r in load_runs(out)
+             if r['method'] == pas and r['target'] == target]
+    if not snaps:
+        return f'| {label} {target:.0%} | {pas} | 0 | | | |'
+    moved = [s['moved'] for s in snaps]
+    ends = [100 * (s['searched_ratio'] - target) for s in snaps]
+    return (f'| {label} {target:.0%} | {pas} | {len(snaps)} | '
+            f'{sum(m > 0.01 for m in moved)} | {100 * max(moved):.2f} | '
+            f'{statistics.mean(ends):+.2f} |')
 
 
 def main(argv=None):
@@ -105,14 +121,32 @@ def main(argv=None):
                         help='LABEL=BENCH_OUT@TARGET[,TARGET...]')
     parser.add_argument('--detail', action='store_true',
                         help='every method of each set and target instead')
+    parser.add_argument('--pas', default=PAS,
+                        help='the PaS method of the rows (default: '
+                        '%(default)s, the shipped defaults)')
+    parser.add_argument('--landing', action='store_true',
+                        help="where each set's searches ended (the snap's "
+                        'move) instead; --pas may name several methods, '
+                        'comma-separated')
     args = parser.parse_args(argv)
+    if args.landing:
+        print('| set, MACs | PaS method | runs | snap moved > 1% | largest '
+              'move (% of full) | search end - target, mean (% of full) |')
+        print('|---|---|---|---|---|---|')
+        for s in args.sets:
+            label, rest = s.split('=', 1)
+            out, targets = rest.rsplit('@', 1)
+            for t in targets.split(','):
+                for pas in args.pas.split(','):
+                    print(landing(label, out, float(t), pas))
+        return
     if args.detail:
         for s in args.sets:
             label, rest = s.split('=', 1)
             out, targets = rest.rsplit('@', 1)
             for t in targets.split(','):
                 print(f'\n{label}, {float(t):.0%} of the MACs\n')
-                print('\n'.join(detail(out, float(t))))
+                print('\n'.join(detail(out, float(t), args.pas)))
         return
     print('| set, MACs | seeds | PaS test top-1 | PaS - Torch-Pruning L2 '
           '| PaS - uniform | PaS - scratch | PaS widths - uniform widths, '
@@ -122,7 +156,8 @@ def main(argv=None):
     for s in args.sets:
         label, rest = s.split('=', 1)
         out, targets = rest.rsplit('@', 1)
-        for line in rows(label, out, [float(t) for t in targets.split(',')]):
+        for line in rows(label, out, [float(t) for t in targets.split(',')],
+                         args.pas):
             print(line)
 
 

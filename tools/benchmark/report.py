@@ -25,6 +25,8 @@ METHOD_NAMES = {
     'pas-fast-cost': 'PaS, fast recipe, snap by gate margin per MAC',
     'pas-vc': 'PaS, official schedule, value per cost (shipped defaults)',
     'pas-fast-vc': 'PaS, fast recipe, value per cost (shipped defaults)',
+    'pas-fast-vc1': 'PaS, fast recipe, value per cost (first defaults: '
+                    'multiplier restarted at every crossing)',
     'uniform': 'Uniform width',
     'l1': 'L1-norm (fused filters)',
     'slim': 'Network slimming (BN L1)',
@@ -39,19 +41,20 @@ METHOD_NAMES = {
     'full': 'Unpruned reference (pre-trained + same epochs)',
     'unpruned-scratch': 'Unpruned, from scratch (P + S + F epochs)',
     **{f'widths-scratch-{m}': f'Widths of {m}, from scratch (P + S + F '
-       'epochs)' for m in ('pas-fast-vc', 'pas-fast-cost',
+       'epochs)' for m in ('pas-fast-vc', 'pas-fast-vc1', 'pas-fast-cost',
                            'tp-magnitude-res-fast', 'uniform-fast')},
 }
 METHOD_ORDER = list(METHOD_NAMES)
 UNPRUNED = ('full', 'unpruned-scratch')  # one row, no target
 PAS_ROWS = ('pas', 'pas-fast', 'pas-cost', 'pas-fast-cost', 'pas-vc',
-            'pas-fast-vc')
+            'pas-fast-vc', 'pas-fast-vc1')
 BASELINES = [m for m in METHOD_ORDER if m not in PAS_ROWS + UNPRUNED]
 PRUNERS = [m for m in BASELINES  # same start as PaS
            if m != 'scratch' and not m.startswith('widths-scratch')]
 COLORS = {'pas': 'tab:red', 'pas-fast': 'salmon', 'pas-cost': 'darkred',
           'pas-fast-cost': 'gold', 'pas-vc': 'tab:pink',
-          'pas-fast-vc': 'crimson', 'uniform': 'tab:gray',
+          'pas-fast-vc': 'crimson', 'pas-fast-vc1': 'orangered',
+          'uniform': 'tab:gray',
           'uniform-fast': 'silver', 'tp-magnitude-res-fast': 'plum',
           'l1': 'tab:blue', 'unpruned-scratch': 'tab:olive',
           'slim': 'tab:green', 'scratch': 'tab:brown',
@@ -59,6 +62,7 @@ COLORS = {'pas': 'tab:red', 'pas-fast': 'salmon', 'pas-cost': 'darkred',
           'tp-bnscale-res': 'tab:olive', 'tp-magnitude-fused': 'tab:cyan',
           'tp-taylor-fused': 'tab:orange', 'full': 'black',
           'widths-scratch-pas-fast-vc': 'tab:red',
+          'widths-scratch-pas-fast-vc1': 'tomato',
           'widths-scratch-pas-fast-cost': 'goldenrod',
           'widths-scratch-tp-magnitude-res-fast': 'indigo',
           'widths-scratch-uniform-fast': 'dimgray'}

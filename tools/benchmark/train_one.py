@@ -23,7 +23,9 @@ Methods:
   (``common.QUADRATIC_SEARCH``, no target annealing).
 * ``pas-vc``, ``pas-fast-vc``: ``pas``, ``pas-fast`` with the shipped
   search defaults (issue 35: value-weighted budget gradient, rising
-  multiplier, per-layer floor, target annealed, snap per MAC).
+  multiplier, per-layer floor, target annealed, snap per MAC);
+  ``pas-fast-vc1``: ``pas-fast-vc`` as first shipped (the multiplier
+  restarted at every step across the target, ``crossing_smoothing=1``).
 * ``widths-scratch`` (with ``--widths-from RUN``): RUN's deployed widths
   trained from random init like ``scratch`` (architecture quality apart
   from the inherited weights; its row is ``widths-scratch-<RUN's method>``).
@@ -83,11 +85,11 @@ from pas_mm.deploy.pipeline import latency_report  # noqa: E402
 from pas_mm.budget.latency_table import DEFAULT_TABLE_FILE  # noqa: E402
 
 BASE_METHODS = ('pretrain', 'pas', 'pas-fast', 'pas-cost', 'pas-fast-cost',
-                'pas-vc', 'pas-fast-vc', 'pas-macs', 'uniform', 'l1', 'slim',
+                'pas-vc', 'pas-fast-vc', 'pas-fast-vc1', 'pas-macs', 'uniform', 'l1', 'slim',
                 'full', 'scratch', 'unpruned-scratch', 'widths-scratch')
 FROM_SCRATCH = ('pretrain', 'scratch', 'unpruned-scratch', 'widths-scratch')
 COST_SNAP = ('pas-cost', 'pas-fast-cost')  # snap_per_cost=True
-NEW_SEARCH = ('pas-vc', 'pas-fast-vc')  # the shipped search defaults
+NEW_SEARCH = ('pas-vc', 'pas-fast-vc', 'pas-fast-vc1')  # value per cost
 SEARCHED = ('pas', 'pas-fast', 'pas-macs') + COST_SNAP + NEW_SEARCH
 TP_METHODS = tuple(f'tp-{i}-{f}' for i in IMPORTANCES for f in FORMS
                    if not (i == 'bnscale' and f == 'fused'))
@@ -215,6 +217,8 @@ def run_cfg(args):
     legacy = method in SEARCHED and method not in NEW_SEARCH
     if legacy:  # the search as the first tables ran it
         cfg.model.macs_loss.update(QUADRATIC_SEARCH)
+    if method == 'pas-fast-vc1':
+        cfg.model.macs_loss.crossing_smoothing = 1.0
     for key in QUADRATIC_SEARCH:
         if getattr(args, key) is not None:
             cfg.model.macs_loss[key] = type(QUADRATIC_SEARCH[key])(

@@ -64,9 +64,9 @@ python tools/benchmark/report.py --out $PRE/p20
 # (docs/benchmark/animals_v2/value_per_cost.md)
 nice -n 5 python tools/benchmark/recipe_study.py --bench $PRE/p20 --targets 0.1 --seeds 0 1 2 --jobs 2 --baselines pas-fast-cost --variants fast_recipe__snap_per_MAC__multiplier_lr_5__value_weighted fast_recipe__snap_per_MAC__multiplier_lr_5__value_weighted__floor_0_5 fast_recipe__snap_per_MAC__multiplier_lr_1__target_annealed_over_the_first_half_of_the_search__tol_0_5___value_weighted__floor_0_5 fast_recipe__snap_per_MAC__multiplier_lr_1__target_annealed_over_the_first_half_of_the_search__tol_0_5___floor_0_5
 RUNVC="nice -n 5 python tools/benchmark/run_all.py --config configs/pas_repvgg_animals_small.py --data-root data/animals --out $PRE/p20 --pretrain-epochs 20 --search-epochs 2 --finetune-epochs 8 --jobs 2 --threads 1 --skip latency overhead ddp resume"
-$RUNVC --seeds $(seq 0 19) --targets 0.1 --methods pas-fast-vc
-$RUNVC --seeds $(seq 0 19) --targets 0.15 --methods pas-fast-vc
-$RUNVC --seeds 0 1 2 --targets 0.1 --methods pas-fast-vc tp-magnitude-res-fast --widths-scratch-of pas-fast-vc tp-magnitude-res-fast
+$RUNVC --seeds $(seq 0 19) --targets 0.1 --methods pas-fast-vc1
+$RUNVC --seeds $(seq 0 19) --targets 0.15 --methods pas-fast-vc1
+$RUNVC --seeds 0 1 2 --targets 0.1 --methods pas-fast-vc1 tp-magnitude-res-fast --widths-scratch-of pas-fast-vc1 tp-magnitude-res-fast
 python tools/benchmark/report.py --out $PRE/p20
 # 2026-12-07: PaS widths from random init, seeds 3-4 (5 in all)
-$RUNVC --seeds 3 4 --targets 0.1 --methods pas-fast-vc --widths-scratch-of pas-fast-vc
+$RUNVC --seeds 3 4 --targets 0.1 --methods pas-fast-vc1 --widths-scratch-of pas-fast-vc1

@@ -35,5 +35,5 @@ python tools/benchmark/report.py --out $PRE/p10
 # pre-trained nets, and its widths from random init; runs in vc128/runs
 VC=$PRE/vc
 bash tools/benchmark/restore_runs.sh docs/benchmark/elpv_v2/vc128 $VC
-$RUN --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $VC --seeds 0 1 2 3 4 --targets 0.05 --methods pas-fast-vc tp-magnitude-res-fast uniform-fast --widths-scratch-of pas-fast-vc
+$RUN --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $VC --seeds 0 1 2 3 4 --targets 0.05 --methods pas-fast-vc1 tp-magnitude-res-fast uniform-fast --widths-scratch-of pas-fast-vc1
 python tools/benchmark/headline.py --detail "ELPV=$VC@0.05"

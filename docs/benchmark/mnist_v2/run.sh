@@ -25,6 +25,6 @@ $RUN --seeds 0 1 2 3 4 --targets 0.3 --methods pas-fast pas
 python tools/benchmark/report.py --out $OUT
 # 2026-12-07: the value-per-cost search (shipped defaults) at both targets,
 # then its widths from random init (the scratch recipe) at 10%
-$RUN --seeds 0 1 2 3 4 --targets 0.1 0.3 --methods pas-fast-vc
-$RUN --seeds 0 1 2 3 4 --targets 0.1 --methods pas-fast-vc --widths-scratch-of pas-fast-vc
+$RUN --seeds 0 1 2 3 4 --targets 0.1 0.3 --methods pas-fast-vc1
+$RUN --seeds 0 1 2 3 4 --targets 0.1 --methods pas-fast-vc1 --widths-scratch-of pas-fast-vc1
 python tools/benchmark/headline.py --detail "MNIST=$OUT@0.3,0.1"
