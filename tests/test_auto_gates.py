@@ -621,6 +621,35 @@ def test_index_mapping_that_loses_its_source_taints_the_group():
     assert kept == [(5, 0), (7, 1)]
 
 
+def test_flatten_torch_pruning_left_unmapped_is_mapped_by_its_shapes():
+    """A flatten (N, C, H, W) -> (N, C * H * W) that Torch-Pruning left
+    without an index mapping (it could not infer C: GRoIE sums RoI features
+    into a tensor of zeros) maps channel c to features c * H * W ... (c + 1)
+    * H * W - 1, and back; the linear layer after it was sliced as if
+    features were channels (Mask R-CNN Swin-T, GRoIE: deploy refused)."""
+    from types import SimpleNamespace
+
+    from torch_pruning import ops
+
+    from pas_mm.models.channel_groups import ChannelGrouper, _Shapes
+    grouper = ChannelGrouper.__new__(ChannelGrouper)
+    grouper.ops = ops
+    conv = SimpleNamespace(type=ops.OPTYPE.CONV, grad_fn='conv', inputs=[],
+                           module=None)
+    flat = SimpleNamespace(type=ops.OPTYPE.RESHAPE, grad_fn='view',
+                           inputs=[conv], module=None)
+    grouper.shapes = _Shapes({'conv': (2, 3, 2, 2), 'view': (2, 12)})
+    assert grouper.flatten_stride(flat) == 4
+    assert grouper.flatten_stride(conv) is None
+    where = [(conv, None, 1), (conv, None, 2)]
+    dep = SimpleNamespace(index_mapping=[None], source=conv, target=flat)
+    assert grouper._map(dep, [0, 1], where) == [
+        (4, 0), (5, 0), (6, 0), (7, 0), (8, 1), (9, 1), (10, 1), (11, 1)]
+    where = [(flat, None, 5), (flat, None, 11)]
+    back = SimpleNamespace(index_mapping=[None], source=flat, target=conv)
+    assert grouper._map(back, [0, 1], where) == [(1, 0), (2, 1)]
+
+
 def test_sweep_one_config_and_resume(tmp_path, monkeypatch):
     """tools/auto_gating_sweep.py: one config's JSON line; a results file
     that holds a config skips it; the table counts the results."""

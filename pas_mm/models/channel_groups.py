@@ -406,11 +406,32 @@ class ChannelGrouper:
             self._width[key] = width
         return self._width[key]
 
+    def flatten_stride(self, node) -> Optional[int]:
+        """``H * W`` of a reshape (N, C, H, W) -> (N, C * H * W) with
+        ``H * W > 1``; None for any other node. Torch-Pruning maps such a
+        flatten only where it can infer C by walking back to a layer (not
+        through GRoIE's sum of RoI features into a tensor of zeros)."""
+        if node.type != self.ops.OPTYPE.RESHAPE:
+            return None
+        ins, out = self.shapes.ins(node), self.shapes.out(node)
+        if not ins or ins[0] is None or out is None or len(ins[0]) != 4:
+            return None
+        n, c, h, w = ins[0]
+        return h * w if h * w > 1 and tuple(out) == (n, c * h * w) else None
+
     def _map(self, dep, ids: List[int], where) -> List[Tuple[int, int]]:
         """(target index, source element) of each source element that the
         dependency's index mappings carry over (source None: the mapping
         lost it)."""
         mappings = [f for f in dep.index_mapping if f is not None]
+        if not mappings:  # a flatten Torch-Pruning could not size
+            hw = self.flatten_stride(dep.target)
+            if hw and dep.source in dep.target.inputs:
+                return [(where[e][2] * hw + k, e) for e in ids
+                        for k in range(hw)]
+            hw = self.flatten_stride(dep.source)
+            if hw and dep.target in dep.source.inputs:
+                return [(where[e][2] // hw, e) for e in ids]
         if not mappings or (dep.source.type in (self.ops.OPTYPE.CONCAT,
                                                 self.ops.OPTYPE.SPLIT)
                             and self.identity(dep.source)) or (
