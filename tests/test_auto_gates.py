@@ -621,6 +621,37 @@ def test_index_mapping_that_loses_its_source_taints_the_group():
     assert kept == [(5, 0), (7, 1)]
 
 
+@MODELS.register_module(force=True)
+class UnusedLogitsNet(ChannelMeanNet):
+    """A layer that runs but whose output the forward drops (HTC's semantic
+    logits in a test forward): the graph, traced from the outputs, never
+    sees it read conv1's channels."""
+
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.logits = nn.Conv2d(8, 2, 1)
+        self.conv3 = nn.Conv2d(4, 4, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = torch.relu(self.bn(self.conv1(inputs)))
+        self.logits(x)  # computed, unused
+        return self.conv3(torch.relu(self.conv2(x))).mean((2, 3))
+
+
+def test_layer_whose_output_is_unused_leaves_its_input_ungated():
+    """It used to be gated and the deployed model failed in ``logits`` (HTC,
+    SCNet: deploy refused); now the group stays ungated, naming it."""
+    model = auto_model(dict(type='UnusedLogitsNet'), (3, 8, 8), 'mmpretrain')
+    assert [g.root for g in model.auto_gates.groups] == ['conv2']
+    reasons = dict(model.auto_gates.skipped)
+    assert 'read by logits (Conv2d), whose output the traced forward does ' \
+        'not use' in reasons['conv1']
+    gate, = model.gates().values()
+    gate.fix(torch.arange(4) % 2 == 0)
+    model.eval()
+    assert export_verified(model)[3]['max_abs_diff'] <= 1e-6
+
+
 def test_flatten_torch_pruning_left_unmapped_is_mapped_by_its_shapes():
     """A flatten (N, C, H, W) -> (N, C * H * W) that Torch-Pruning left
     without an index mapping (it could not infer C: GRoIE sums RoI features

@@ -50,6 +50,9 @@ class ShapeRecorder(TorchFunctionMode):
         super().__init__()
         self.shapes: Dict[object, Tuple[int, ...]] = {}
         self.internal = set()
+        # grad_fn -> a layer that read it and is not in the graph (its
+        # output unused by the traced forward: HTC's semantic logits)
+        self.unseen_readers: Dict[object, torch.nn.Module] = {}
 
     def inside(self, fn, stop, depth: int = 8) -> None:
         """Mark the grad_fns between a layer's output ``fn`` and its inputs'
@@ -196,6 +199,7 @@ class ChannelGrouper:
         self.at = {} if at is None else at
         self.shapes = _Shapes(recorder.shapes)
         self.internal = recorder.internal
+        self.unseen_readers = recorder.unseen_readers
         self._identity: Dict[object, bool] = {}  # node -> cat/split by
         self._taint: Dict[object, Optional[str]] = {}
         self._width: Dict[Tuple[object, object], Optional[int]] = {}
@@ -224,6 +228,11 @@ class ChannelGrouper:
 
     def _why(self, node) -> Optional[str]:
         OPTYPE = self.ops.OPTYPE
+        reader = self.unseen_readers.get(node.grad_fn)
+        if reader is not None:
+            return (f'read by {self.names.get(reader, "?")} '
+                    f'({type(reader).__name__}), whose output the traced '
+                    'forward does not use (the graph cannot follow it)')
         if node.grad_fn in self.internal:
             return None
         name = _op_name(node).lower()

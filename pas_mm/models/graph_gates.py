@@ -375,7 +375,7 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
         the :class:`ShapeRecorder` of the forward)
     """
     tp = _torch_pruning()
-    out_fns, produced, readers = set(), {}, {}
+    out_fns, produced, readers, read = set(), {}, {}, {}
     recorder = ShapeRecorder()
 
     def traced(m, x):
@@ -386,6 +386,7 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
 
     def record(module, inputs, output):
         stop = {t.grad_fn for t in _tensors(inputs)}
+        read.setdefault(module, next(iter(stop), None))
         for t in _tensors(output):
             produced[t.grad_fn] = module
             recorder.inside(t.grad_fn, stop)
@@ -415,6 +416,8 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
         for h in hooks:
             h.remove()
     outputs = {produced[f] for f in out_fns if f in produced}
+    recorder.unseen_readers = {f: m for m, f in read.items()
+                               if f is not None and m not in dg.module2node}
     return dg, outputs, produced, readers, recorder
 
 
