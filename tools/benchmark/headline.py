@@ -51,12 +51,17 @@ def widths_runs(runs: List[dict]) -> List[dict]:
 
 
 def rows(label: str, out: str, targets: List[float],
-         pas: str = PAS) -> List[str]:
+         pas: str = PAS, named: bool = False) -> List[str]:
+    """One row per target; ``named``: the PaS method in the label, and
+    no row where it has no runs."""
     runs = load_runs(out)
     lines = []
     for t in targets:
         n = sum(r['method'] == pas and r['target'] == t for r in runs)
-        cells = [f'{label} {t:.0%}', str(n), _mean(runs, pas, t)]
+        if named and not n:
+            continue
+        name = f'{label} {t:.0%}' + (f' ({pas})' if named else '')
+        cells = [name, str(n), _mean(runs, pas, t)]
         cells += [_pair(runs, pas, m, t) for _, m in AGAINST]
         arch = widths_runs(runs)
         cells += [_pair(arch, 'widths-scratch-' + pas,
@@ -123,7 +128,8 @@ def main(argv=None):
                         help='every method of each set and target instead')
     parser.add_argument('--pas', default=PAS,
                         help='the PaS method of the rows (default: '
-                        '%(default)s, the shipped defaults)')
+                        '%(default)s, the shipped defaults); several, '
+                        'comma-separated: rows of each where it has runs')
     parser.add_argument('--landing', action='store_true',
                         help="where each set's searches ended (the snap's "
                         'move) instead; --pas may name several methods, '
@@ -156,9 +162,12 @@ def main(argv=None):
     for s in args.sets:
         label, rest = s.split('=', 1)
         out, targets = rest.rsplit('@', 1)
-        for line in rows(label, out, [float(t) for t in targets.split(',')],
-                         args.pas):
-            print(line)
+        methods = args.pas.split(',')
+        for pas in methods:
+            for line in rows(label, out,
+                             [float(t) for t in targets.split(',')], pas,
+                             named=len(methods) > 1):
+                print(line)
 
 
 if __name__ == '__main__':
