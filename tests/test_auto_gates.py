@@ -652,6 +652,44 @@ def test_layer_whose_output_is_unused_leaves_its_input_ungated():
     assert export_verified(model)[3]['max_abs_diff'] <= 1e-6
 
 
+class BaseRoIExtractor(nn.Module):
+    """Named as mmdet's: pas_mm narrows its ``out_channels`` (the width of
+    the buffer it allocates) after the layer it reads."""
+
+    def __init__(self, out_channels):
+        super().__init__()
+        self.out_channels = out_channels
+
+    def forward(self, x):
+        return x.new_zeros(x.shape[0], self.out_channels,
+                           *x.shape[2:]).copy_(x)
+
+
+@MODELS.register_module(force=True)
+class SummedFeaturesReaderNet(UnusedLogitsNet):
+    """The extractor reads a sum of two layers (Libra R-CNN's balanced
+    feature pyramid adds its refined map to each level), a tensor no layer
+    produced, so its ``out_channels`` cannot follow one."""
+
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.conv1b = nn.Conv2d(3, 8, 3, padding=1)
+        self.extractor = BaseRoIExtractor(8)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = self.extractor(self.conv1(inputs) + self.conv1b(inputs))
+        return self.conv3(torch.relu(self.conv2(x))).mean((2, 3))
+
+
+def test_width_option_reading_a_sum_leaves_that_group_ungated():
+    model = auto_model(dict(type='SummedFeaturesReaderNet'), (3, 8, 8),
+                       'mmpretrain')
+    assert [g.root for g in model.auto_gates.groups] == ['conv2']
+    assert 'read by extractor (BaseRoIExtractor), whose width option ' \
+        'follows only a layer it reads directly' in dict(
+            model.auto_gates.skipped)['conv1']
+
+
 def test_flatten_torch_pruning_left_unmapped_is_mapped_by_its_shapes():
     """A flatten (N, C, H, W) -> (N, C * H * W) that Torch-Pruning left
     without an index mapping (it could not infer C: GRoIE sums RoI features

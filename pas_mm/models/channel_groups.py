@@ -50,9 +50,11 @@ class ShapeRecorder(TorchFunctionMode):
         super().__init__()
         self.shapes: Dict[object, Tuple[int, ...]] = {}
         self.internal = set()
-        # grad_fn -> a layer that read it and is not in the graph (its
-        # output unused by the traced forward: HTC's semantic logits)
-        self.unseen_readers: Dict[object, torch.nn.Module] = {}
+        # grad_fn -> (a module that read it, why the graph cannot follow
+        # it): a layer not in the graph (its output unused by the traced
+        # forward: HTC's semantic logits), a width option reading a tensor
+        # no layer produced (Libra R-CNN's RoI extractor after the BFP sum)
+        self.unseen_readers: Dict[object, Tuple[torch.nn.Module, str]] = {}
 
     def inside(self, fn, stop, depth: int = 8) -> None:
         """Mark the grad_fns between a layer's output ``fn`` and its inputs'
@@ -228,11 +230,11 @@ class ChannelGrouper:
 
     def _why(self, node) -> Optional[str]:
         OPTYPE = self.ops.OPTYPE
-        reader = self.unseen_readers.get(node.grad_fn)
+        reader, why = self.unseen_readers.get(node.grad_fn, (None, ''))
         if reader is not None:
             return (f'read by {self.names.get(reader, "?")} '
-                    f'({type(reader).__name__}), whose output the traced '
-                    'forward does not use (the graph cannot follow it)')
+                    f'({type(reader).__name__}), {why} (the graph cannot '
+                    'follow it)')
         if node.grad_fn in self.internal:
             return None
         name = _op_name(node).lower()

@@ -416,8 +416,12 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
         for h in hooks:
             h.remove()
     outputs = {produced[f] for f in out_fns if f in produced}
-    recorder.unseen_readers = {f: m for m, f in read.items()
-                               if f is not None and m not in dg.module2node}
+    recorder.unseen_readers = {
+        f: (m, 'whose output the traced forward does not use')
+        for m, f in read.items() if f is not None and m not in dg.module2node}
+    recorder.unseen_readers.update({
+        f: (m, 'whose width option follows only a layer it reads directly')
+        for m, f in readers.items() if f is not None and f not in produced})
     return dg, outputs, produced, readers, recorder
 
 
