@@ -329,6 +329,39 @@ def test_model_that_cannot_run_in_float64_is_checked_in_float32():
     assert diffs['max_abs_diff'] <= 1e-5
 
 
+class Log(nn.Module):
+    """log of its input: NaN where it is negative."""
+
+    def forward(self, x):
+        return x.log()
+
+
+@MODELS.register_module(force=True)
+class NaNNet(ChannelMeanNet):
+    """Gives NaN on the check input (as SSD v1's L2 norm did on random
+    weights)."""
+
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.conv3 = nn.Conv2d(4, 4, 1)
+        self.log = Log()
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = torch.relu(self.bn(self.conv1(inputs)))
+        return self.conv3(self.log(self.conv2(x))).mean((2, 3))
+
+
+def test_gated_model_giving_nan_is_refused_naming_the_layer():
+    """The deploy check compared NaN with NaN and said 'max abs diff nan'
+    without a layer."""
+    model = auto_model(dict(type='NaNNet'), (3, 8, 8), 'mmpretrain')
+    model.eval()
+    with pytest.raises(DeployError, match=(
+            r'^the gated model gives NaN or inf on the check input \(first '
+            r'in log \(Log\)\): .*nothing written$')):
+        export_verified(model)
+
+
 class ChannelScale(nn.Module):
     """A per-channel weight in a module no Torch-Pruning handler knows."""
 

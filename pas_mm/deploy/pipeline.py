@@ -20,7 +20,8 @@ from .export import build_deployed, export_deploy, to_dtype
 from .onnx_export import OnnxError, export_onnx
 from .output import check_out_dir, staged_out_dir
 from .verify import (count_macs, count_params, failing_module,
-                     first_divergent_layer, flatten_outputs, max_abs_diff,
+                     first_divergent_layer, first_nonfinite_layer,
+                     flatten_outputs, max_abs_diff,
                      measure_latency)
 
 
@@ -122,6 +123,16 @@ def export_verified(model: PaSModel, atol: float = 1e-4
     inputs = torch.randn(2, *model.input_shape,
                          generator=torch.Generator().manual_seed(0)).to(device)
     model64, dtype, gated_out = _check_copy(model, inputs)
+    if not all(bool(torch.isfinite(t).all()) for t in
+               flatten_outputs(gated_out) if t.is_floating_point()):
+        layer = first_nonfinite_layer(
+            model64.architecture,
+            lambda m: raw_forward(m, inputs.to(dtype))) or 'the model'
+        raise DeployError(
+            f'the gated model gives NaN or inf on the check input (first '
+            f'in {layer}): its weights (random, or a diverged training?) '
+            'leave nothing to compare the deployed model with; nothing '
+            'written')
     arch_cfg, state64 = export_deploy(model64)
     deployed64 = build_deployed(arch_cfg, state64).to(device)
     with torch.no_grad():

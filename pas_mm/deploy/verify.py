@@ -38,6 +38,47 @@ def max_abs_diff(a, b) -> float:
                 else 0. for x, y in zip(ta, tb)), default=0.)
 
 
+def _leaf_outputs(models, run: Callable[[nn.Module], object]) -> List[dict]:
+    """Per model, path -> the first output tensor of each leaf module (None
+    for a non-tensor output), in call order, from one ``run(model)``."""
+    outputs = [{} for _ in models]
+    handles = []
+
+    def record(out, path):
+        def hook(module, inputs, output):
+            # returns None: a value returned would replace the output (of a
+            # module called again, e.g. a block's shared ReLU)
+            out.setdefault(path, output if isinstance(output, torch.Tensor)
+                           else None)
+        return hook
+
+    for model, out in zip(models, outputs):
+        for path, m in model.named_modules():
+            if not list(m.children()):
+                handles.append(m.register_forward_hook(record(out, path)))
+    try:
+        with torch.no_grad():
+            for model in models:
+                run(model)
+    finally:
+        for h in handles:
+            h.remove()
+    return outputs
+
+
+def first_nonfinite_layer(model: nn.Module,
+                          run: Callable[[nn.Module], object]
+                          ) -> Optional[str]:
+    """The first leaf layer, in call order, whose output holds NaN or inf,
+    as ``'path (Type)'``; None if none."""
+    out, = _leaf_outputs([model], run)
+    for path, t in out.items():
+        if t is not None and t.is_floating_point() and \
+                not bool(torch.isfinite(t).all()):
+            return f'{path} ({type(model.get_submodule(path)).__name__})'
+    return None
+
+
 def first_divergent_layer(gated: nn.Module, deployed: nn.Module,
                           run: Callable[[nn.Module], object],
                           keep: Callable[[str], Optional[torch.Tensor]],
@@ -49,27 +90,7 @@ def first_divergent_layer(gated: nn.Module, deployed: nn.Module,
     kept channels ``keep(path)`` (dim 1, a linear layer's last dim; None:
     all), leaf modules only, first call of each.
     """
-    outputs = ({}, {})
-    handles = []
-
-    def record(out, path):
-        def hook(module, inputs, output):
-            # returns None: a value returned would replace the output (of a
-            # module called again, e.g. a block's shared ReLU)
-            out.setdefault(path, output if isinstance(output, torch.Tensor)
-                           else None)
-        return hook
-
-    for model, out in zip((gated, deployed), outputs):
-        for path, m in model.named_modules():
-            if not list(m.children()):
-                handles.append(m.register_forward_hook(record(out, path)))
-    try:
-        with torch.no_grad():
-            run(gated), run(deployed)
-    finally:
-        for h in handles:
-            h.remove()
+    outputs = _leaf_outputs((gated, deployed), run)
     for path, b in outputs[1].items():
         a = outputs[0].get(path)
         if a is None or b is None:
@@ -79,7 +100,7 @@ def first_divergent_layer(gated: nn.Module, deployed: nn.Module,
         if k is not None:
             a = a.index_select(-1 if isinstance(m, nn.Linear) else 1,
                                k.nonzero().flatten().to(a.device))
-        if a.shape == b.shape and float((a - b).abs().max()) > atol:
+        if a.shape == b.shape and not float((a - b).abs().max()) <= atol:
             return f'{path} ({type(m).__name__})'
     return None
 
