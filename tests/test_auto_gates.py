@@ -723,6 +723,39 @@ def test_width_option_reading_a_sum_leaves_that_group_ungated():
             model.auto_gates.skipped)['conv1']
 
 
+@MODELS.register_module(force=True)
+class NormalizedHeadNet(UnusedLogitsNet):
+    """Divides a layer's output by the norm of its weight over the input
+    channels (CSRA's head): cutting an input channel changes the norm."""
+
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.head = nn.Conv2d(8, 8, 1, bias=False)
+        self.conv2 = nn.Conv2d(8, 4, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = torch.relu(self.bn(self.conv1(inputs)))
+        norm = self.head.weight.pow(2).sum((1, 2, 3)).sqrt()
+        x = self.head(x) / norm.view(1, -1, 1, 1)
+        return self.conv3(torch.relu(self.conv2(x))).mean((2, 3))
+
+
+def test_layer_whose_weight_is_read_outside_it_stays_ungated():
+    """Its input and output groups stay ungated, naming it (CSRA: the
+    deployed model differed, deploy refused)."""
+    model = auto_model(dict(type='NormalizedHeadNet'), (3, 8, 8),
+                       'mmpretrain')
+    assert [g.root for g in model.auto_gates.groups] == ['conv2']
+    skipped = dict(model.auto_gates.skipped)
+    for root in ('conv1', 'head'):
+        assert 'head (Conv2d): its weight is also read outside it, by ' \
+            'PowBackward0' in skipped[root]
+    gate, = model.gates().values()
+    gate.fix(torch.arange(4) % 2 == 0)
+    model.eval()
+    assert export_verified(model)[3]['max_abs_diff'] <= 1e-6
+
+
 def test_flatten_torch_pruning_left_unmapped_is_mapped_by_its_shapes():
     """A flatten (N, C, H, W) -> (N, C * H * W) that Torch-Pruning left
     without an index mapping (it could not infer C: GRoIE sums RoI features

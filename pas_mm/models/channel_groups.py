@@ -50,10 +50,12 @@ class ShapeRecorder(TorchFunctionMode):
         super().__init__()
         self.shapes: Dict[object, Tuple[int, ...]] = {}
         self.internal = set()
-        # grad_fn -> (a module that read it, why the graph cannot follow
-        # it): a layer not in the graph (its output unused by the traced
-        # forward: HTC's semantic logits), a width option reading a tensor
-        # no layer produced (Libra R-CNN's RoI extractor after the BFP sum)
+        # grad_fn -> (a module, why the graph cannot follow the channels
+        # there): a layer not in the graph that read it (its output unused
+        # by the traced forward: HTC's semantic logits), a width option
+        # reading a tensor no layer produced (Libra R-CNN's RoI extractor
+        # after the BFP sum), a layer whose weight an op outside it reads
+        # (CSRA's weight-normalized head)
         self.unseen_readers: Dict[object, Tuple[torch.nn.Module, str]] = {}
 
     def inside(self, fn, stop, depth: int = 8) -> None:
@@ -230,11 +232,10 @@ class ChannelGrouper:
 
     def _why(self, node) -> Optional[str]:
         OPTYPE = self.ops.OPTYPE
-        reader, why = self.unseen_readers.get(node.grad_fn, (None, ''))
-        if reader is not None:
-            return (f'read by {self.names.get(reader, "?")} '
-                    f'({type(reader).__name__}), {why} (the graph cannot '
-                    'follow it)')
+        module, why = self.unseen_readers.get(node.grad_fn, (None, ''))
+        if module is not None:
+            return why.format(f'{self.names.get(module, "?")} '
+                              f'({type(module).__name__})')
         if node.grad_fn in self.internal:
             return None
         name = _op_name(node).lower()

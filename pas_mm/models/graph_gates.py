@@ -416,12 +416,27 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
         for h in hooks:
             h.remove()
     outputs = {produced[f] for f in out_fns if f in produced}
+    follow = ' (the graph cannot follow it)'
     recorder.unseen_readers = {
-        f: (m, 'whose output the traced forward does not use')
+        f: (m, 'read by {}, whose output the traced forward does not use'
+            + follow)
         for m, f in read.items() if f is not None and m not in dg.module2node}
     recorder.unseen_readers.update({
-        f: (m, 'whose width option follows only a layer it reads directly')
+        f: (m, 'read by {}, whose width option follows only a layer it '
+            'reads directly' + follow)
         for m, f in readers.items() if f is not None and f not in produced})
+    weights = {id(m.weight): m for m in dg.module2node
+               if isinstance(m, SLICEABLE) and m.weight is not None}
+    for fn in recorder.shapes:  # ops outside a layer reading its weight
+        if fn in recorder.internal or fn in produced:
+            continue
+        for nf, _ in fn.next_functions:
+            m = weights.get(id(getattr(nf, 'variable', None)))
+            if m is not None:
+                recorder.unseen_readers.setdefault(
+                    dg.module2node[m].grad_fn,
+                    (m, '{}: its weight is also read outside it, by '
+                     f'{type(fn).__name__}' + follow))
     return dg, outputs, produced, readers, recorder
 
 
