@@ -26,6 +26,7 @@ import json
 import os
 import os.path as osp
 import re
+import subprocess
 import sys
 import time
 import traceback
@@ -320,12 +321,16 @@ def sweep(out: str, configs, timeout: int, redo: bool = False) -> None:
     import mmpretrain.models  # noqa: F401
     import pas_mm  # noqa: F401
     import torch_pruning  # noqa: F401
+    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
+                            cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip() or None
     for config in configs:
         if config in done:
             continue
         start = time.perf_counter()
         row = run_one(config, timeout)
         row['wall_s'] = round(time.perf_counter() - start, 1)
+        row['commit'] = commit
         with open(out, 'a') as f:
             f.write(json.dumps(row) + '\n')
         print(f"{row['status']:>14} {row.get('build_s', '-')!s:>7} s  "
