@@ -70,3 +70,8 @@ $RUNVC --seeds 0 1 2 --targets 0.1 --methods pas-fast-vc1 tp-magnitude-res-fast 
 python tools/benchmark/report.py --out $PRE/p20
 # 2026-12-07: PaS widths from random init, seeds 3-4 (5 in all)
 $RUNVC --seeds 3 4 --targets 0.1 --methods pas-fast-vc1 --widths-scratch-of pas-fast-vc1
+# 2026-12-08 (issue 35, landing.md): the shipped default restarts the budget
+# multiplier when the averaged distance to the target changes sign; the
+# first value-per-cost runs above are pas-fast-vc1 (renamed)
+$RUNVC --seeds $(seq 0 19) --targets 0.1 0.15 --methods pas-fast-vc
+python tools/benchmark/headline.py --landing --pas pas-fast-vc1,pas-fast-vc "Animal-MNIST=$PRE/p20@0.15,0.1"

@@ -37,3 +37,8 @@ VC=$PRE/vc
 bash tools/benchmark/restore_runs.sh docs/benchmark/elpv_v2/vc128 $VC
 $RUN --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $VC --seeds 0 1 2 3 4 --targets 0.05 --methods pas-fast-vc1 tp-magnitude-res-fast uniform-fast --widths-scratch-of pas-fast-vc1
 python tools/benchmark/headline.py --detail "ELPV=$VC@0.05"
+# 2026-12-08 (issue 35): the shipped default since (multiplier restarted on
+# the averaged crossing; the runs above are pas-fast-vc1), from the same
+# pre-trained nets (p10's), its runs' json copied beside the others
+$RUN --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $PRE/p10 --seeds 0 1 2 3 4 --targets 0.05 --methods pas-fast-vc
+for d in $PRE/p10/runs/pas-fast-vc-t0.05-s*; do mkdir -p $VC/runs/$(basename $d); cp $d/*.json $VC/runs/$(basename $d)/; done
