@@ -375,13 +375,14 @@ def test_headline_rows_of_a_named_pas_method_and_its_landing(tmp_path):
         r['search'] = dict(snap=dict(moved=moved,
                                      searched_ratio=0.1 + moved))
         json.dump(r, open(path, 'w'))
-    row, = headline.rows('X', out, [0.1], pas='pas-fast-vc1')
+    runs = report.load_runs(out)
+    row, = headline.rows('X', runs, [0.1], pas='pas-fast-vc1')
     # differences 1.0, 1.5, 0.5: mean 1.00, t_{0.975, 2} * 0.5 / sqrt(3)
     assert row.startswith('| X 10% | 3 | 91.17 | +1.00 [-0.24, +2.24] '
                           '(3/3) |'), row
-    assert headline.rows('X', out, [0.1])[0].startswith('| X 10% | 0 |')
-    assert headline.rows('X', out, [0.1], named=True) == []
-    assert headline.rows('X', out, [0.1], 'pas-fast-vc1', named=True)[
+    assert headline.rows('X', runs, [0.1])[0].startswith('| X 10% | 0 |')
+    assert headline.rows('X', runs, [0.1], named=True) == []
+    assert headline.rows('X', runs, [0.1], 'pas-fast-vc1', named=True)[
         0].startswith('| X 10% (pas-fast-vc1) | 3 |')
-    assert headline.landing('X', out, 0.1, 'pas-fast-vc1') == (
+    assert headline.landing('X', runs, 0.1, 'pas-fast-vc1') == (
         '| X 10% | pas-fast-vc1 | 3 | 1 | 1.50 | +0.90 |')

@@ -14,7 +14,7 @@ import argparse
 import os.path as osp
 import statistics
 import sys
-from typing import List
+from typing import List, Tuple
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from report import METHOD_NAMES, _ci_text, load_runs, paired  # noqa: E402
@@ -50,11 +50,11 @@ def widths_runs(runs: List[dict]) -> List[dict]:
             or r['method'].startswith('widths-scratch-')]
 
 
-def rows(label: str, out: str, targets: List[float],
+def rows(label: str, runs: List[dict], targets: List[float],
          pas: str = PAS, named: bool = False) -> List[str]:
-    """One row per target; ``named``: the PaS method in the label, and
-    no row where it has no runs."""
-    runs = load_runs(out)
+    """One row per target of a benchmark's ``runs`` (:func:`load_runs`);
+    ``named``: the PaS method in the label, and no row where it has no
+    runs."""
     lines = []
     for t in targets:
         n = sum(r['method'] == pas and r['target'] == t for r in runs)
@@ -72,12 +72,11 @@ def rows(label: str, out: str, targets: List[float],
     return lines
 
 
-def detail(out: str, target: float, pas: str = PAS) -> List[str]:
+def detail(runs: List[dict], target: float, pas: str = PAS) -> List[str]:
     """Every method at ``target`` on PaS's seeds: test top-1, PaS minus it
     (paired), the widths of the first seed."""
-    runs = load_runs(out)
-    runs += [dict(r, method='widths-scratch-uniform') for r in runs
-             if r['method'] == 'scratch']
+    runs = runs + [dict(r, method='widths-scratch-uniform') for r in runs
+                   if r['method'] == 'scratch']
     lines = ['| method | test top-1 | PaS - it, paired 95% CI (won) | '
              'widths (first seed) |', '|---|---|---|---|']
     seeds = {r['seed'] for r in runs if r['method'] == pas
@@ -105,11 +104,11 @@ def detail(out: str, target: float, pas: str = PAS) -> List[str]:
     return lines
 
 
-def landing(label: str, out: str, target: float, pas: str) -> str:
+def landing(label: str, runs: List[dict], target: float, pas: str) -> str:
     """Where ``pas``'s searches ended: runs, how many the end-of-search
     snap moved by more than 1% of the full MACs, the largest move, and the
     mean distance of the search's end from the target (% of the full)."""
-    snaps = [r['search']['snap'] for r in load_runs(out)
+    snaps = [r['search']['snap'] for r in runs
              if r['method'] == pas and r['target'] == target]
     if not snaps:
         return f'| {label} {target:.0%} | {pas} | 0 | | | |'
@@ -118,6 +117,13 @@ def landing(label: str, out: str, target: float, pas: str) -> str:
     return (f'| {label} {target:.0%} | {pas} | {len(snaps)} | '
             f'{sum(m > 0.01 for m in moved)} | {100 * max(moved):.2f} | '
             f'{statistics.mean(ends):+.2f} |')
+
+
+def parse_set(spec: str) -> Tuple[str, str, List[float]]:
+    """'LABEL=BENCH_OUT@T1,T2' -> (label, bench out, targets)."""
+    label, rest = spec.split('=', 1)
+    out, targets = rest.rsplit('@', 1)
+    return label, out, [float(t) for t in targets.split(',')]
 
 
 def main(argv=None):
@@ -135,37 +141,32 @@ def main(argv=None):
                         'move) instead; --pas may name several methods, '
                         'comma-separated')
     args = parser.parse_args(argv)
+    methods = args.pas.split(',')
+    sets = [(label, load_runs(out), targets)
+            for label, out, targets in map(parse_set, args.sets)]
     if args.landing:
         print('| set, MACs | PaS method | runs | snap moved > 1% | largest '
               'move (% of full) | search end - target, mean (% of full) |')
         print('|---|---|---|---|---|---|')
-        for s in args.sets:
-            label, rest = s.split('=', 1)
-            out, targets = rest.rsplit('@', 1)
-            for t in targets.split(','):
-                for pas in args.pas.split(','):
-                    print(landing(label, out, float(t), pas))
+        for label, runs, targets in sets:
+            for t in targets:
+                for pas in methods:
+                    print(landing(label, runs, t, pas))
         return
     if args.detail:
-        for s in args.sets:
-            label, rest = s.split('=', 1)
-            out, targets = rest.rsplit('@', 1)
-            for t in targets.split(','):
-                print(f'\n{label}, {float(t):.0%} of the MACs\n')
-                print('\n'.join(detail(out, float(t), args.pas)))
+        for label, runs, targets in sets:
+            for t in targets:
+                print(f'\n{label}, {t:.0%} of the MACs\n')
+                print('\n'.join(detail(runs, t, args.pas)))
         return
     print('| set, MACs | seeds | PaS test top-1 | PaS - Torch-Pruning L2 '
           '| PaS - uniform | PaS - scratch | PaS widths - uniform widths, '
           'both from scratch | PaS widths - Torch-Pruning widths, both from '
           'scratch |')
     print('|---|---|---|---|---|---|---|---|')
-    for s in args.sets:
-        label, rest = s.split('=', 1)
-        out, targets = rest.rsplit('@', 1)
-        methods = args.pas.split(',')
+    for label, runs, targets in sets:
         for pas in methods:
-            for line in rows(label, out,
-                             [float(t) for t in targets.split(',')], pas,
+            for line in rows(label, runs, targets, pas,
                              named=len(methods) > 1):
                 print(line)
 
