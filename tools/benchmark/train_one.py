@@ -85,8 +85,9 @@ from pas_mm.deploy.pipeline import latency_report  # noqa: E402
 from pas_mm.budget.latency_table import DEFAULT_TABLE_FILE  # noqa: E402
 
 BASE_METHODS = ('pretrain', 'pas', 'pas-fast', 'pas-cost', 'pas-fast-cost',
-                'pas-vc', 'pas-fast-vc', 'pas-fast-vc1', 'pas-macs', 'uniform', 'l1', 'slim',
-                'full', 'scratch', 'unpruned-scratch', 'widths-scratch')
+                'pas-vc', 'pas-fast-vc', 'pas-fast-vc1', 'pas-macs', 'uniform',
+                'l1', 'slim', 'full', 'scratch', 'unpruned-scratch',
+                'widths-scratch')
 FROM_SCRATCH = ('pretrain', 'scratch', 'unpruned-scratch', 'widths-scratch')
 COST_SNAP = ('pas-cost', 'pas-fast-cost')  # snap_per_cost=True
 NEW_SEARCH = ('pas-vc', 'pas-fast-vc', 'pas-fast-vc1')  # value per cost

@@ -161,10 +161,10 @@ class BudgetLoss(nn.Module):
             return 0 * r  # on budget: the task alone moves the gates
         loss = self.multiplier.clone() * r + self.loss_weight * r**2
         if self.multiplier_lr and self.training and torch.is_grad_enabled():
-            step = r.detach().to(self.multiplier.dtype)
+            r_now = r.detach().to(self.multiplier.dtype)
             before = self.smoothed.clone()
-            self.smoothed.lerp_(step, self.crossing_smoothing)
+            self.smoothed.lerp_(r_now, self.crossing_smoothing)
             if bool(before * self.smoothed < 0):  # crossed the target
                 self.multiplier.zero_()  # no wind-up carried across it
-            self.multiplier.add_(self.multiplier_lr * step)
+            self.multiplier.add_(self.multiplier_lr * r_now)
         return loss
