@@ -19,7 +19,9 @@ Not gated, and listed in ``AutoGates.skipped`` with the reason: groups
 reaching the model's outputs (classifier, box / mask logits), groups with a
 LayerNorm / GroupNorm / InstanceNorm (they normalize across channels, so a
 channel cannot be removed alone), groups a layer holds only part of (a
-slice), groups touching a module in ``ignored``.
+slice), groups touching a module in ``ignored``, groups a module pas_mm
+cannot slice carries (a bare parameter, a deformable conv's weight read by
+an op), groups read where the traced graph cannot see (see ``_trace``).
 """
 from collections import Counter
 from dataclasses import dataclass
@@ -224,8 +226,8 @@ def build_auto_gates(model: nn.Module, example: torch.Tensor,
             a gate with fewer units keeps ``min_keep`` = its units).
 
     Raises:
-        PaSConfigError: a module carrying gated channels that pas_mm cannot
-            slice (its path and type named, with the ``ignored`` option).
+        PaSConfigError: an ``ignored`` path naming no module, or an internal
+            error (the module being handled named, with ``ignored``).
     """
     names = {m: n for n, m in model.named_modules()}
     unknown = [p for p in ignored if not any(_matches(n, [p]) for n in
@@ -279,13 +281,8 @@ def _build(model, example, forward, ignored, gate_cfg, names, at
         bad = next((mb for mb in members if mb[1] == 'unsupported'), None)
         if reason is None and bad is not None:
             m, _, name, _ = bad
-            owner = name.rpartition('.')[0] if isinstance(
-                m, nn.Parameter) else name
-            raise PaSConfigError(
-                f"gates='auto': {name} ({type(m).__name__}) carries the "
-                f'channels of the group rooted at {root}, and pas_mm can '
-                'only slice convs, linear layers and BatchNorm; list it in '
-                f"PaSModel(ignored=['{owner}']) to leave that group ungated")
+            reason = (f'{name} ({type(m).__name__}) carries its channels; '
+                      'pas_mm slices only convs, linear layers and BatchNorm')
         if reason is None:
             reason = _uneven(units, gis, groups, names)
         if reason is not None:
