@@ -264,7 +264,8 @@ def one(config: str) -> dict:
 def _short(reason: str) -> str:
     """A skip reason without layer paths (for the table)."""
     for key in ('normalizes across channels', 'holds only part',
-                'cannot follow', 'is ignored', 'maps channel'):
+                'cannot follow', 'is ignored', 'maps channel',
+                'carries its channels'):
         if key in reason:
             return key
     return reason[:60]
