@@ -50,13 +50,6 @@ class ShapeRecorder(TorchFunctionMode):
         super().__init__()
         self.shapes: Dict[object, Tuple[int, ...]] = {}
         self.internal = set()
-        # grad_fn -> (a module, why the graph cannot follow the channels
-        # there): a layer not in the graph that read it (its output unused
-        # by the traced forward: HTC's semantic logits), a width option
-        # reading a tensor no layer produced (Libra R-CNN's RoI extractor
-        # after the BFP sum), a layer whose weight an op outside it reads
-        # (CSRA's weight-normalized head)
-        self.unseen_readers: Dict[object, Tuple[torch.nn.Module, str]] = {}
 
     def inside(self, fn, stop, depth: int = 8) -> None:
         """Mark the grad_fns between a layer's output ``fn`` and its inputs'
@@ -194,16 +187,21 @@ class ChannelGrouper:
         names: module -> path, to name the layer before a tainting op.
         at: updated with the root layer being walked ('path', 'type'),
             for the caller's error message.
+        unseen_readers: grad_fn -> (a module, why the graph cannot follow
+            the channels there, ``{}`` for the module's name): where a
+            tensor is read outside the graph (``graph_gates._trace``).
     """
 
     def __init__(self, dg, recorder: ShapeRecorder,
-                 names: Dict[object, str], at: Optional[dict] = None):
+                 names: Dict[object, str], at: Optional[dict] = None,
+                 unseen_readers: Optional[Dict[object, Tuple[
+                     torch.nn.Module, str]]] = None):
         from torch_pruning import ops
         self.dg, self.ops, self.names = dg, ops, names
         self.at = {} if at is None else at
         self.shapes = _Shapes(recorder.shapes)
         self.internal = recorder.internal
-        self.unseen_readers = recorder.unseen_readers
+        self.unseen_readers = unseen_readers or {}
         self._identity: Dict[object, bool] = {}  # node -> cat/split by
         self._taint: Dict[object, Optional[str]] = {}
         self._width: Dict[Tuple[object, object], Optional[int]] = {}

@@ -255,10 +255,11 @@ def _build(model, example, forward, ignored, gate_cfg, names, at
            ) -> AutoGates:
     """:func:`build_auto_gates` after the argument checks; ``at`` follows
     the module being handled (path, type) for the error message."""
-    dg, outputs, produced, readers, recorder = _trace(model, example,
-                                                      forward)
+    dg, outputs, produced, readers, recorder, unseen = _trace(
+        model, example, forward)
     order = {m: i for i, m in enumerate(names)}
-    groups, reasons = _members(dg, names, outputs, ignored, recorder, at)
+    groups, reasons = _members(dg, names, outputs, ignored, recorder,
+                               unseen, at)
     units, comps = _components(groups)
 
     gate_cfg = dict(gate_cfg or {})
@@ -369,7 +370,13 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
     Returns:
         (graph, the layers whose outputs are model outputs, grad_fn -> the
         layer producing it, width-option module -> grad_fn of its input,
-        the :class:`ShapeRecorder` of the forward)
+        the :class:`ShapeRecorder` of the forward, the unseen readers:
+        grad_fn -> (module, why the graph cannot follow the channels there)
+        for a layer not in the graph that read it (its output unused by the
+        traced forward: HTC's semantic logits), a width option reading a
+        tensor no layer produced (Libra R-CNN's RoI extractor after the BFP
+        sum), a layer whose weight an op outside it reads (CSRA's
+        weight-normalized head))
     """
     tp = _torch_pruning()
     out_fns, produced, readers, read = set(), {}, {}, {}
@@ -414,11 +421,11 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
             h.remove()
     outputs = {produced[f] for f in out_fns if f in produced}
     follow = ' (the graph cannot follow it)'
-    recorder.unseen_readers = {
+    unseen = {
         f: (m, 'read by {}, whose output the traced forward does not use'
             + follow)
         for m, f in read.items() if f is not None and m not in dg.module2node}
-    recorder.unseen_readers.update({
+    unseen.update({
         f: (m, 'read by {}, whose width option follows only a layer it '
             'reads directly' + follow)
         for m, f in readers.items() if f is not None and f not in produced})
@@ -430,14 +437,14 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
         for nf, _ in fn.next_functions:
             m = weights.get(id(getattr(nf, 'variable', None)))
             if m is not None:
-                recorder.unseen_readers.setdefault(
+                unseen.setdefault(
                     dg.module2node[m].grad_fn,
                     (m, '{}: its weight is also read outside it, by '
                      f'{type(fn).__name__}' + follow))
-    return dg, outputs, produced, readers, recorder
+    return dg, outputs, produced, readers, recorder, unseen
 
 
-def _members(dg, names, outputs, ignored, recorder, at):
+def _members(dg, names, outputs, ignored, recorder, unseen, at):
     """Per channel group (:class:`ChannelGrouper`): its members (module,
     'out' | 'in' | 'unsupported', positions, units) and the reason it stays
     ungated (None: gate it)."""
@@ -446,7 +453,7 @@ def _members(dg, names, outputs, ignored, recorder, at):
                OPTYPE.RESHAPE, OPTYPE.SLICE, OPTYPE.UNBIND, OPTYPE.EXPAND,
                OPTYPE.OUTPUT, OPTYPE.LN, OPTYPE.GN, OPTYPE.IN)
     groups, reasons = [], []
-    for group in ChannelGrouper(dg, recorder, names, at).groups():
+    for group in ChannelGrouper(dg, recorder, names, at, unseen).groups():
         members, reason, outside = [], None, None
         for (node, handler), (pos, units) in group.items.items():
             m = node.module
