@@ -404,6 +404,35 @@ def test_group_an_unsliceable_module_carries_stays_ungated_naming_it():
                    ignored=['nope'])
 
 
+@MODELS.register_module(force=True)
+class InputResidualNet(BaseModel):
+    """A residual from the (normalized) image: conv2's outputs are added to
+    the model input, whose channels cannot be removed."""
+
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv2 = nn.Conv2d(8, 3, 3, padding=1)
+        self.conv3 = nn.Conv2d(3, 8, 1)
+        self.conv4 = nn.Conv2d(8, 4, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        x = (inputs - 0.5) * 2
+        y = torch.sigmoid(x) + self.conv2(torch.relu(self.conv1(x)))
+        return self.conv4(torch.relu(self.conv3(y))).mean((2, 3))
+
+
+def test_group_reaching_the_model_input_stays_ungated():
+    model = auto_model(dict(type='InputResidualNet'), (3, 8, 8),
+                       'mmpretrain')
+    assert [g.root for g in model.auto_gates.groups] == ['conv1', 'conv3']
+    assert dict(model.auto_gates.skipped)['conv2'] == (
+        'reaches the model input (through SubBackward0), whose channels '
+        'stay')
+    prune_a_third(model)
+    deploys_exactly(model)
+
+
 # stock config, test_cfg changes (speed; keep the low scores of random
 # weights)
 DETECTORS = {

@@ -187,9 +187,10 @@ class ChannelGrouper:
         names: module -> path, to name the layer before a tainting op.
         at: updated with the root layer being walked ('path', 'type'),
             for the caller's error message.
-        unseen_readers: grad_fn -> (a module, why the graph cannot follow
-            the channels there, ``{}`` for the module's name): where a
-            tensor is read outside the graph (``graph_gates._trace``).
+        unseen_readers: grad_fn -> (a module or None, why the graph
+            cannot follow the channels there, ``{}`` for the module's
+            name): where a tensor is read outside the graph, or the model
+            input is read (``graph_gates._trace``).
     """
 
     def __init__(self, dg, recorder: ShapeRecorder,
@@ -230,10 +231,10 @@ class ChannelGrouper:
 
     def _why(self, node) -> Optional[str]:
         OPTYPE = self.ops.OPTYPE
-        module, why = self.unseen_readers.get(node.grad_fn, (None, ''))
-        if module is not None:
-            return why.format(f'{self.names.get(module, "?")} '
-                              f'({type(module).__name__})')
+        module, why = self.unseen_readers.get(node.grad_fn, (None, None))
+        if why is not None:
+            return why if module is None else why.format(
+                f'{self.names.get(module, "?")} ({type(module).__name__})')
         if node.grad_fn in self.internal:
             return None
         name = _op_name(node).lower()

@@ -21,7 +21,8 @@ LayerNorm / GroupNorm / InstanceNorm (they normalize across channels, so a
 channel cannot be removed alone), groups a layer holds only part of (a
 slice), groups touching a module in ``ignored``, groups a module pas_mm
 cannot slice carries (a bare parameter, a deformable conv's weight read by
-an op), groups read where the traced graph cannot see (see ``_trace``).
+an op), groups read where the traced graph cannot see (see ``_trace``),
+groups reaching the model input.
 """
 from collections import Counter
 from dataclasses import dataclass
@@ -376,13 +377,16 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
         traced forward: HTC's semantic logits), a width option reading a
         tensor no layer produced (Libra R-CNN's RoI extractor after the BFP
         sum), a layer whose weight an op outside it reads (CSRA's
-        weight-normalized head))
+        weight-normalized head), an op outside the layers reading the model
+        input (a residual from the image: its channels cannot be removed))
     """
     tp = _torch_pruning()
     out_fns, produced, readers, read = set(), {}, {}, {}
     recorder = ShapeRecorder()
+    model_inputs = []
 
     def traced(m, x):
+        model_inputs.append(x)
         with recorder:
             out = forward(m, x)
         out_fns.update(t.grad_fn for t in _tensors(out))
@@ -431,16 +435,22 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
         for m, f in readers.items() if f is not None and f not in produced})
     weights = {id(m.weight): m for m in dg.module2node
                if isinstance(m, SLICEABLE) and m.weight is not None}
-    for fn in recorder.shapes:  # ops outside a layer reading its weight
-        if fn in recorder.internal or fn in produced:
+    inputs = {id(x) for x in model_inputs}
+    for fn in recorder.shapes:  # ops outside the layers reading a weight
+        if fn in recorder.internal or fn in produced:  # or the model input
             continue
         for nf, _ in fn.next_functions:
-            m = weights.get(id(getattr(nf, 'variable', None)))
+            leaf = id(getattr(nf, 'variable', None))
+            m = weights.get(leaf)
             if m is not None:
                 unseen.setdefault(
                     dg.module2node[m].grad_fn,
                     (m, '{}: its weight is also read outside it, by '
                      f'{type(fn).__name__}' + follow))
+            elif leaf in inputs:
+                unseen.setdefault(fn, (None, (
+                    f'reaches the model input (through {type(fn).__name__}'
+                    '), whose channels stay')))
     return dg, outputs, produced, readers, recorder, unseen
 
 
