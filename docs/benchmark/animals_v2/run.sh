@@ -75,3 +75,9 @@ $RUNVC --seeds 3 4 --targets 0.1 --methods pas-fast-vc1 --widths-scratch-of pas-
 # first value-per-cost runs above are pas-fast-vc1 (renamed)
 $RUNVC --seeds $(seq 0 19) --targets 0.1 0.15 --methods pas-fast-vc
 python tools/benchmark/headline.py --landing --pas pas-fast-vc1,pas-fast-vc "Animal-MNIST=$PRE/p20@0.15,0.1"
+# 2026-12-08: the shipped default's widths from random init (10% first, then
+# 15%, seeds 0-4) and Torch-Pruning's widths on seeds 3-4 (5 in all)
+$RUNVC --seeds 0 1 2 3 4 --targets 0.1 --methods pas-fast-vc --widths-scratch-of pas-fast-vc
+$RUNVC --seeds 3 4 --targets 0.1 --methods tp-magnitude-res-fast --widths-scratch-of tp-magnitude-res-fast
+$RUNVC --seeds 0 1 2 3 4 --targets 0.15 --methods pas-fast-vc --widths-scratch-of pas-fast-vc
+python tools/benchmark/headline.py --landing --pas pas-fast-vc "Animal-MNIST=$PRE/p20@0.15,0.1"

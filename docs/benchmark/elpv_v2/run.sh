@@ -42,3 +42,5 @@ python tools/benchmark/headline.py --detail "ELPV=$VC@0.05"
 # pre-trained nets (p10's), its runs' json copied beside the others
 $RUN --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $PRE/p10 --seeds 0 1 2 3 4 --targets 0.05 --methods pas-fast-vc
 for d in $PRE/p10/runs/pas-fast-vc-t0.05-s*; do mkdir -p $VC/runs/$(basename $d); cp $d/*.json $VC/runs/$(basename $d)/; done
+# 2026-12-08: its widths from random init (beside the first default's, in $VC)
+$RUN --config configs/pas_repvgg_elpv128.py --data-root data/elpv128 --out $VC --seeds 0 1 2 3 4 --targets 0.05 --methods pas-fast-vc --widths-scratch-of pas-fast-vc
