@@ -29,7 +29,9 @@ BENCH_RUNS = {  # benchmark method -> its row's name
     'pas-fast': 'shipped fast recipe (cosine, gates lr x10, no decay)',
     'pas-cost': 'official, snap by gate margin per MAC (benchmark PaS)',
     'pas-fast-cost': 'fast recipe, snap by gate margin per MAC (benchmark '
-                     'PaS)'}
+                     'PaS)',
+    'pas-fast-vc': 'shipped default: fast recipe, value per cost '
+                   '(benchmark PaS)'}
 
 
 def variants(search_epochs: int) -> dict:
@@ -83,6 +85,13 @@ def variants(search_epochs: int) -> dict:
                 ['--value-weighted', '1', '--floor', '0.5']),
                (', floor 0.5', ['--floor', '0.5']),
                (', value-weighted', ['--value-weighted', '1']))},
+        # issue 35: one knob of the shipped default at a time
+        **{f'shipped default, {name}': ['--method', 'pas-fast-vc'] + extra
+           for name, extra in (
+               (f'search {2 * search_epochs} epochs',
+                ['--search-epochs', str(2 * search_epochs)]),
+               ('floor 0.8', ['--floor', '0.8']),
+               ('official gradient', ['--gradient', 'own']))},
     }
 
 

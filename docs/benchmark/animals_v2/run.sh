@@ -81,3 +81,9 @@ $RUNVC --seeds 0 1 2 3 4 --targets 0.1 --methods pas-fast-vc --widths-scratch-of
 $RUNVC --seeds 3 4 --targets 0.1 --methods tp-magnitude-res-fast --widths-scratch-of tp-magnitude-res-fast
 $RUNVC --seeds 0 1 2 3 4 --targets 0.15 --methods pas-fast-vc --widths-scratch-of pas-fast-vc
 python tools/benchmark/headline.py --landing --pas pas-fast-vc "Animal-MNIST=$PRE/p20@0.15,0.1"
+# 2026-12-08: one knob of the shipped default at a time on val (10%, seeds
+# 0-2): a search twice as long, floor 0.8, the official gradient
+nice -n 5 python tools/benchmark/recipe_study.py --bench $PRE/p20 --targets 0.1 --seeds 0 1 2 --jobs 2 --baselines pas-fast-vc --variants shipped_default__search_4_epochs shipped_default__floor_0_8 shipped_default__official_gradient
+# 2026-12-08: seeds 20-49 at 10% (50 seeds, as PaS fast, uniform and
+# Torch-Pruning there)
+$RUNVC --seeds $(seq 20 49) --targets 0.1 --methods pas-fast-vc
