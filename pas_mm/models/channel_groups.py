@@ -196,7 +196,7 @@ class ChannelGrouper:
     def __init__(self, dg, recorder: ShapeRecorder,
                  names: Dict[object, str], at: Optional[dict] = None,
                  unseen_readers: Optional[Dict[object, Tuple[
-                     torch.nn.Module, str]]] = None):
+                     Optional[torch.nn.Module], str]]] = None):
         from torch_pruning import ops
         self.dg, self.ops, self.names = dg, ops, names
         self.at = {} if at is None else at

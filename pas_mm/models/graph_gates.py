@@ -436,8 +436,9 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
     weights = {id(m.weight): m for m in dg.module2node
                if isinstance(m, SLICEABLE) and m.weight is not None}
     inputs = {id(x) for x in model_inputs}
-    for fn in recorder.shapes:  # ops outside the layers reading a weight
-        if fn in recorder.internal or fn in produced:  # or the model input
+    # ops outside the layers reading a layer's weight or the model input
+    for fn in recorder.shapes:
+        if fn in recorder.internal or fn in produced:
             continue
         for nf, _ in fn.next_functions:
             leaf = id(getattr(nf, 'variable', None))
