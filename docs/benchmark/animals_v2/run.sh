@@ -87,3 +87,5 @@ nice -n 5 python tools/benchmark/recipe_study.py --bench $PRE/p20 --targets 0.1 
 # 2026-12-08: seeds 20-49 at 10% (50 seeds, as PaS fast, uniform and
 # Torch-Pruning there)
 $RUNVC --seeds $(seq 20 49) --targets 0.1 --methods pas-fast-vc
+# 2026-12-08: its widths from random init at 10%, seeds 5-9 (10 in all)
+$RUNVC --seeds 5 6 7 8 9 --targets 0.1 --methods pas-fast-vc --widths-scratch-of pas-fast-vc
