@@ -89,3 +89,5 @@ nice -n 5 python tools/benchmark/recipe_study.py --bench $PRE/p20 --targets 0.1 
 $RUNVC --seeds $(seq 20 49) --targets 0.1 --methods pas-fast-vc
 # 2026-12-08: its widths from random init at 10%, seeds 5-9 (10 in all)
 $RUNVC --seeds 5 6 7 8 9 --targets 0.1 --methods pas-fast-vc --widths-scratch-of pas-fast-vc
+# 2026-12-08: Torch-Pruning's widths from random init at 15% (seeds 0-4)
+$RUNVC --seeds 0 1 2 3 4 --targets 0.15 --methods tp-magnitude-res-fast --widths-scratch-of tp-magnitude-res-fast

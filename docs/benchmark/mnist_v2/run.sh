@@ -33,3 +33,5 @@ python tools/benchmark/headline.py --detail "MNIST=$OUT@0.3,0.1"
 $RUN --seeds 0 1 2 3 4 --targets 0.1 0.3 --methods pas-fast-vc
 # 2026-12-08: its widths from random init at 10%
 $RUN --seeds 0 1 2 3 4 --targets 0.1 --methods pas-fast-vc --widths-scratch-of pas-fast-vc
+# 2026-12-08: its widths from random init at 30%
+$RUN --seeds 0 1 2 3 4 --targets 0.3 --methods pas-fast-vc --widths-scratch-of pas-fast-vc
