@@ -187,16 +187,14 @@ class ChannelGrouper:
         names: module -> path, to name the layer before a tainting op.
         at: updated with the root layer being walked ('path', 'type'),
             for the caller's error message.
-        unseen_readers: grad_fn -> (a module or None, why the graph
-            cannot follow the channels there, ``{}`` for the module's
-            name): where a tensor is read outside the graph, or the model
-            input is read (``graph_gates._trace``).
+        unseen_readers: grad_fn -> why the graph cannot follow the
+            channels there: a tensor read outside the graph, or the model
+            input (``graph_gates._trace``).
     """
 
     def __init__(self, dg, recorder: ShapeRecorder,
                  names: Dict[object, str], at: Optional[dict] = None,
-                 unseen_readers: Optional[Dict[object, Tuple[
-                     Optional[torch.nn.Module], str]]] = None):
+                 unseen_readers: Optional[Dict[object, str]] = None):
         from torch_pruning import ops
         self.dg, self.ops, self.names = dg, ops, names
         self.at = {} if at is None else at
@@ -231,10 +229,9 @@ class ChannelGrouper:
 
     def _why(self, node) -> Optional[str]:
         OPTYPE = self.ops.OPTYPE
-        module, why = self.unseen_readers.get(node.grad_fn, (None, None))
+        why = self.unseen_readers.get(node.grad_fn)
         if why is not None:
-            return why if module is None else why.format(
-                f'{self.names.get(module, "?")} ({type(module).__name__})')
+            return why
         if node.grad_fn in self.internal:
             return None
         name = _op_name(node).lower()

@@ -257,7 +257,7 @@ def _build(model, example, forward, ignored, gate_cfg, names, at
     """:func:`build_auto_gates` after the argument checks; ``at`` follows
     the module being handled (path, type) for the error message."""
     dg, outputs, produced, readers, recorder, unseen = _trace(
-        model, example, forward)
+        model, example, forward, names)
     order = {m: i for i, m in enumerate(names)}
     groups, reasons = _members(dg, names, outputs, ignored, recorder,
                                unseen, at)
@@ -365,15 +365,16 @@ def _components(groups):
     return units, list(comps.values())
 
 
-def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
+def _trace(model: nn.Module, example: torch.Tensor, forward: Callable,
+           names: Dict[nn.Module, str]):
     """Torch-Pruning's graph of one ``forward(model, example)``.
 
     Returns:
         (graph, the layers whose outputs are model outputs, grad_fn -> the
         layer producing it, width-option module -> grad_fn of its input,
         the :class:`ShapeRecorder` of the forward, the unseen readers:
-        grad_fn -> (module, why the graph cannot follow the channels there)
-        for a layer not in the graph that read it (its output unused by the
+        grad_fn -> why the graph cannot follow the channels there, for a
+        layer not in the graph that read it (its output unused by the
         traced forward: HTC's semantic logits), a width option reading a
         tensor no layer produced (Libra R-CNN's RoI extractor after the BFP
         sum), a layer whose weight an op outside it reads (CSRA's
@@ -383,10 +384,11 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
     tp = _torch_pruning()
     out_fns, produced, readers, read = set(), {}, {}, {}
     recorder = ShapeRecorder()
-    model_inputs = []
+    # an input requiring grad: the graph follows autograd, which would skip
+    # frozen layers (frozen_stages) before the first trainable weight
+    model_input = example.clone().requires_grad_(True)
 
     def traced(m, x):
-        model_inputs.append(x)
         with recorder:
             out = forward(m, x)
         out_fns.update(t.grad_fn for t in _tensors(out))
@@ -409,12 +411,8 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
     was_training = model.training
     try:
         with torch.enable_grad(), torch_pruning_fixes(recorder):
-            # an input requiring grad: the graph follows autograd, which
-            # would skip frozen layers (frozen_stages) before the first
-            # trainable weight
             dg = tp.DependencyGraph().build_dependency(
-                model, example.clone().requires_grad_(True),
-                forward_fn=traced, verbose=False)
+                model, model_input, forward_fn=traced, verbose=False)
     except Exception as e:
         raise PaSConfigError(
             f"gates='auto': Torch-Pruning could not trace "
@@ -424,34 +422,37 @@ def _trace(model: nn.Module, example: torch.Tensor, forward: Callable):
         for h in hooks:
             h.remove()
     outputs = {produced[f] for f in out_fns if f in produced}
+
+    def named(m):
+        return f'{names.get(m, "?")} ({type(m).__name__})'
+
     follow = ' (the graph cannot follow it)'
     unseen = {
-        f: (m, 'read by {}, whose output the traced forward does not use'
-            + follow)
+        f: f'read by {named(m)}, whose output the traced forward does not '
+           'use' + follow
         for m, f in read.items() if f is not None and m not in dg.module2node}
     unseen.update({
-        f: (m, 'read by {}, whose width option follows only a layer it '
-            'reads directly' + follow)
+        f: f'read by {named(m)}, whose width option follows only a layer it '
+           'reads directly' + follow
         for m, f in readers.items() if f is not None and f not in produced})
     weights = {id(m.weight): m for m in dg.module2node
                if isinstance(m, SLICEABLE) and m.weight is not None}
-    inputs = {id(x) for x in model_inputs}
     # ops outside the layers reading a layer's weight or the model input
     for fn in recorder.shapes:
         if fn in recorder.internal or fn in produced:
             continue
         for nf, _ in fn.next_functions:
-            leaf = id(getattr(nf, 'variable', None))
-            m = weights.get(leaf)
+            leaf = getattr(nf, 'variable', None)
+            m = weights.get(id(leaf))
             if m is not None:
                 unseen.setdefault(
                     dg.module2node[m].grad_fn,
-                    (m, '{}: its weight is also read outside it, by '
-                     f'{type(fn).__name__}' + follow))
-            elif leaf in inputs:
-                unseen.setdefault(fn, (None, (
-                    f'reaches the model input (through {type(fn).__name__}'
-                    '), whose channels stay')))
+                    f'{named(m)}: its weight is also read outside it, by '
+                    f'{type(fn).__name__}' + follow)
+            elif leaf is model_input:
+                unseen.setdefault(
+                    fn, f'reaches the model input (through '
+                        f'{type(fn).__name__}), whose channels stay')
     return dg, outputs, produced, readers, recorder, unseen
 
 
